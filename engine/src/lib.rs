@@ -1,0 +1,1 @@
+//! podman-rs engine crate.
