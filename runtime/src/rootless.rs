@@ -1,0 +1,111 @@
+//! Running as a normal user: cgroups the user cannot create are skipped, as
+//! crun and runc do.
+//!
+//! On cgroup v2, libcontainer's v2 manager already skips cgroups it is not
+//! allowed to create when it runs rootless. On v1 it fails instead (it cannot
+//! create its directories under root-owned hierarchies). For that case the
+//! runtime process first moves into its own user, mount and cgroup namespaces
+//! (mapping only the caller's own uid and gid, so nothing gains privilege) and
+//! mounts a cgroup2 view over /sys/fs/cgroup: libcontainer then takes its v2
+//! path and skips what it cannot create, leaving the process in the cgroups it
+//! already has. Resource limits cannot be honoured that way, so a rootless
+//! bundle on v1 that asks for them is refused, naming the field.
+
+use std::fs;
+use std::path::Path;
+
+use libcgroups::common::{get_cgroup_setup, CgroupSetup};
+use nix::mount::{mount, MsFlags};
+use nix::sched::{unshare, CloneFlags};
+use nix::unistd::{access, getegid, geteuid, AccessFlags};
+use oci_spec::runtime::{LinuxResources, Spec};
+
+use crate::{Result, RuntimeError};
+
+/// The first resource field a rootless container on cgroup v1 cannot honour.
+pub fn v1_unsupported_resource(r: &LinuxResources) -> Option<&'static str> {
+    if r.memory().is_some() {
+        return Some("linux.resources.memory");
+    }
+    if r.cpu().is_some() {
+        return Some("linux.resources.cpu");
+    }
+    if r.pids().is_some() {
+        return Some("linux.resources.pids");
+    }
+    if r.block_io().is_some() {
+        return Some("linux.resources.blockIO");
+    }
+    if r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty()) {
+        return Some("linux.resources.hugepageLimits");
+    }
+    if r.network().is_some() {
+        return Some("linux.resources.network");
+    }
+    if r.unified().as_ref().is_some_and(|u| !u.is_empty()) {
+        return Some("linux.resources.unified");
+    }
+    None
+}
+
+/// Whether the caller can create cgroups in the v1 hierarchies (an admin may have delegated them).
+fn v1_writable() -> bool {
+    ["memory", "pids", "cpu"]
+        .iter()
+        .all(|c| access(&Path::new("/sys/fs/cgroup").join(c), AccessFlags::W_OK).is_ok())
+}
+
+/// Prepares this process to create `spec` as a normal user. No-op for root.
+pub fn prepare(spec: &Spec) -> Result<()> {
+    if geteuid().is_root() {
+        return Ok(());
+    }
+    let setup = get_cgroup_setup()
+        .map_err(|e| RuntimeError::Libcontainer(format!("detecting the cgroup layout: {e}")))?;
+    if matches!(setup, CgroupSetup::Unified) || v1_writable() {
+        return Ok(());
+    }
+    if let Some(field) = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().as_ref())
+        .and_then(v1_unsupported_resource)
+    {
+        return Err(RuntimeError::InvalidSpec(format!(
+            "{field}: resource limits need cgroups, which a normal user cannot create on this \
+             cgroup v1 host (use cgroup v2 with delegation, or run as root)"
+        )));
+    }
+    enter_private_cgroup_view()
+}
+
+fn write(path: &str, data: String) -> Result<()> {
+    fs::write(path, data).map_err(|e| RuntimeError::io("write", path, e))
+}
+
+fn enter_private_cgroup_view() -> Result<()> {
+    let (uid, gid) = (geteuid().as_raw(), getegid().as_raw());
+    unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWCGROUP)
+        .map_err(|e| RuntimeError::sys("rootless: unshare(user, mount, cgroup)", e))?;
+    write("/proc/self/setgroups", "deny".into())?;
+    write("/proc/self/uid_map", format!("{uid} {uid} 1"))?;
+    write("/proc/self/gid_map", format!("{gid} {gid} 1"))?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_SLAVE,
+        None::<&str>,
+    )
+    .map_err(|e| RuntimeError::sys("rootless: making mounts private", e))?;
+    mount(
+        Some("cgroup2"),
+        "/sys/fs/cgroup",
+        Some("cgroup2"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        None::<&str>,
+    )
+    .map_err(|e| RuntimeError::sys("rootless: mounting a cgroup2 view on /sys/fs/cgroup", e))?;
+    tracing::debug!("rootless on cgroup v1: cgroups skipped (private cgroup2 view)");
+    Ok(())
+}
