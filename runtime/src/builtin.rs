@@ -5,6 +5,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use libcontainer::container::builder::ContainerBuilder;
+use libcontainer::container::state::State;
 use libcontainer::container::{Container, ContainerStatus};
 use libcontainer::error::LibcontainerError;
 use libcontainer::signal::Signal;
@@ -18,11 +19,6 @@ use crate::{
     check_id, rlimits, rootless, validate, CreateOptions, ExecOptions, ExitCode, Result, Runtime,
     RuntimeError,
 };
-
-/// Directory (under the root) holding the effective config of containers whose
-/// bundle needed adjusting (a default cgroups path); named `.bundles` so that it
-/// can never clash with a container id.
-const BUNDLES_DIR: &str = ".bundles";
 
 /// Runs containers in this process with libcontainer. State lives under `root`.
 #[derive(Debug, Clone)]
@@ -93,50 +89,68 @@ impl Builtin {
         self.root.join(id)
     }
 
-    fn private_bundle(&self, id: &str) -> PathBuf {
-        self.root.join(BUNDLES_DIR).join(id)
-    }
-
     fn load(&self, id: &str) -> Result<Container> {
         check_id(id)?;
         let dir = self.dir(id);
         if !dir.join("state.json").exists() {
             return Err(RuntimeError::NotFound(id.to_string()));
         }
-        Container::load(dir).map_err(|e| lc(id, e))
+        let mut c = Container::load(dir).map_err(|e| lc(id, e))?;
+        // While create runs there is no pid yet, which libcontainer reads as
+        // "stopped": report the saved "creating" instead.
+        if c.pid().is_none() && c.status() == ContainerStatus::Stopped {
+            if let Ok(saved) = State::load(&c.root) {
+                if saved.status == ContainerStatus::Creating {
+                    c.set_status(ContainerStatus::Creating);
+                }
+            }
+        }
+        Ok(c)
     }
 
     fn ensure_root(&self) -> Result<()> {
         fs::create_dir_all(&self.root).map_err(|e| RuntimeError::io("create", &self.root, e))
     }
 
-    /// Adjusts the spec where the bundle leaves a choice to the runtime, writing
-    /// the result to a private bundle. Returns the bundle libcontainer should read.
-    fn effective_bundle(&self, id: &str, bundle: &Path, mut spec: Spec) -> Result<Option<PathBuf>> {
-        let mut changed = false;
-        if let Some(linux) = spec.linux_mut() {
-            if linux.cgroups_path().is_none() {
-                // Without a path libcontainer would create cgroups named ":youki:<id>".
-                linux.set_cgroups_path(Some(PathBuf::from(format!("/podman-rs/{id}"))));
-                changed = true;
-            }
+    /// Fills in what the bundle leaves to the runtime. Returns the adjusted
+    /// spec, or None when the bundle can be used as it is.
+    fn adjust(&self, id: &str, spec: &Spec) -> Option<Spec> {
+        let mut spec = spec.clone();
+        let linux = spec.linux_mut().as_mut()?;
+        if linux.cgroups_path().is_some() {
+            return None;
         }
-        if !changed {
-            return Ok(None);
-        }
-        if let Some(root) = spec.root_mut() {
-            if root.path().is_relative() {
-                let abs = bundle.join(root.path());
-                root.set_path(abs);
-            }
-        }
-        let dir = self.private_bundle(id);
-        fs::create_dir_all(&dir).map_err(|e| RuntimeError::io("create", &dir, e))?;
-        let path = dir.join("config.json");
-        let json = serde_json::to_vec(&spec)
+        // Without a path libcontainer would create cgroups named ":youki:<id>".
+        linux.set_cgroups_path(Some(PathBuf::from(format!("/podman-rs/{id}"))));
+        Some(spec)
+    }
+
+    /// Shows `spec` as `bundle/config.json` to this process only: a bind mount
+    /// in the private mount namespace `rootless::prepare` gave us. The user's
+    /// file is untouched, and hooks still see the user's bundle path.
+    fn overlay_config(&self, id: &str, bundle: &Path, spec: &Spec) -> Result<()> {
+        let tmp = self.root.join(format!(".{id}.config.json"));
+        let json = serde_json::to_vec(spec)
             .map_err(|e| RuntimeError::InvalidSpec(format!("serialising effective config: {e}")))?;
-        fs::write(&path, json).map_err(|e| RuntimeError::io("write", &path, e))?;
-        Ok(Some(dir))
+        fs::write(&tmp, json).map_err(|e| RuntimeError::io("write", &tmp, e))?;
+        let target = bundle.join("config.json");
+        let mounted = nix::mount::mount(
+            Some(&tmp),
+            &target,
+            None::<&str>,
+            nix::mount::MsFlags::MS_BIND,
+            None::<&str>,
+        );
+        let _ = fs::remove_file(&tmp);
+        mounted.map_err(|e| {
+            RuntimeError::sys(
+                format!(
+                    "bind-mounting the effective config over {}",
+                    target.display()
+                ),
+                e,
+            )
+        })
     }
 
     fn build(&self, id: &str, opts: &CreateOptions, detach: bool) -> Result<Container> {
@@ -152,25 +166,16 @@ impl Builtin {
         if let Some(rl) = spec.process().as_ref().and_then(|p| p.rlimits().as_ref()) {
             rlimits::check(rl)?;
         }
-        rootless::prepare(&spec)?;
+        let adjusted = self.adjust(id, &spec);
+        rootless::prepare(&spec, adjusted.is_some())?;
         self.ensure_root()?;
-        let private = self.effective_bundle(id, &bundle, spec)?;
-        let result = self.build_with(id, opts, detach, private.as_deref().unwrap_or(&bundle));
-        match result {
-            Ok(mut container) => {
-                if private.is_some() {
-                    container.state.bundle = bundle;
-                    container.save().map_err(|e| lc(id, e))?;
-                }
-                Ok(container)
-            }
-            Err(e) => {
-                // libcontainer cleans up what it made; make sure nothing is left.
-                let _ = fs::remove_dir_all(self.private_bundle(id));
-                let _ = fs::remove_dir_all(self.dir(id));
-                Err(e)
-            }
+        if let Some(spec) = &adjusted {
+            self.overlay_config(id, &bundle, spec)?;
         }
+        self.build_with(id, opts, detach, &bundle).inspect_err(|_| {
+            // libcontainer cleans up what it made; make sure nothing is left.
+            let _ = fs::remove_dir_all(self.dir(id));
+        })
     }
 
     fn build_with(
@@ -286,13 +291,15 @@ impl Runtime for Builtin {
     fn delete(&self, id: &str, force: bool) -> Result<()> {
         let mut c = match self.load(id) {
             Ok(c) => c,
-            Err(RuntimeError::NotFound(_)) if force => {
-                let _ = fs::remove_dir_all(self.private_bundle(id));
-                return Ok(());
-            }
+            Err(RuntimeError::NotFound(_)) if force => return Ok(()),
             Err(e) => return Err(e),
         };
-        if !force && !c.can_delete() {
+        // Like runc and crun, a created container may be deleted without --force.
+        let deletable = matches!(
+            c.status(),
+            ContainerStatus::Stopped | ContainerStatus::Created
+        );
+        if !force && !deletable {
             return Err(RuntimeError::WrongState {
                 id: id.to_string(),
                 status: status_of(c.status()),
@@ -303,7 +310,6 @@ impl Runtime for Builtin {
         c.delete(force).map_err(|e| lc(id, e))?;
         // libcontainer leaves the state directory when the process died under it.
         let _ = fs::remove_dir_all(self.dir(id));
-        let _ = fs::remove_dir_all(self.private_bundle(id));
         Ok(())
     }
 

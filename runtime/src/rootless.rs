@@ -55,41 +55,45 @@ fn v1_writable() -> bool {
         .all(|c| access(&Path::new("/sys/fs/cgroup").join(c), AccessFlags::W_OK).is_ok())
 }
 
-/// Prepares this process to create `spec` as a normal user. No-op for root.
-pub fn prepare(spec: &Spec) -> Result<()> {
+/// Prepares this process to create `spec`: as a normal user on cgroup v1,
+/// enters the private cgroup view described above; and when `private_mounts`
+/// is asked for (the caller wants to change what it sees of the bundle),
+/// makes sure the process has its own mount namespace.
+pub fn prepare(spec: &Spec, private_mounts: bool) -> Result<()> {
     if geteuid().is_root() {
+        if private_mounts {
+            unshare(CloneFlags::CLONE_NEWNS).map_err(|e| RuntimeError::sys("unshare(mount)", e))?;
+            make_mounts_private()?;
+        }
         return Ok(());
     }
     let setup = get_cgroup_setup()
         .map_err(|e| RuntimeError::Libcontainer(format!("detecting the cgroup layout: {e}")))?;
-    if matches!(setup, CgroupSetup::Unified) || v1_writable() {
-        return Ok(());
+    let v1_locked = !matches!(setup, CgroupSetup::Unified) && !v1_writable();
+    if v1_locked {
+        if let Some(field) = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.resources().as_ref())
+            .and_then(v1_unsupported_resource)
+        {
+            return Err(RuntimeError::InvalidSpec(format!(
+                "{field}: resource limits need cgroups, which a normal user cannot create on this \
+                 cgroup v1 host (use cgroup v2 with delegation, or run as root)"
+            )));
+        }
     }
-    if let Some(field) = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.resources().as_ref())
-        .and_then(v1_unsupported_resource)
-    {
-        return Err(RuntimeError::InvalidSpec(format!(
-            "{field}: resource limits need cgroups, which a normal user cannot create on this \
-             cgroup v1 host (use cgroup v2 with delegation, or run as root)"
-        )));
+    if v1_locked || private_mounts {
+        enter_private_namespaces(v1_locked)?;
     }
-    enter_private_cgroup_view()
+    Ok(())
 }
 
 fn write(path: &str, data: String) -> Result<()> {
     fs::write(path, data).map_err(|e| RuntimeError::io("write", path, e))
 }
 
-fn enter_private_cgroup_view() -> Result<()> {
-    let (uid, gid) = (geteuid().as_raw(), getegid().as_raw());
-    unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWCGROUP)
-        .map_err(|e| RuntimeError::sys("rootless: unshare(user, mount, cgroup)", e))?;
-    write("/proc/self/setgroups", "deny".into())?;
-    write("/proc/self/uid_map", format!("{uid} {uid} 1"))?;
-    write("/proc/self/gid_map", format!("{gid} {gid} 1"))?;
+fn make_mounts_private() -> Result<()> {
     mount(
         None::<&str>,
         "/",
@@ -97,15 +101,33 @@ fn enter_private_cgroup_view() -> Result<()> {
         MsFlags::MS_REC | MsFlags::MS_SLAVE,
         None::<&str>,
     )
-    .map_err(|e| RuntimeError::sys("rootless: making mounts private", e))?;
-    mount(
-        Some("cgroup2"),
-        "/sys/fs/cgroup",
-        Some("cgroup2"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-        None::<&str>,
-    )
-    .map_err(|e| RuntimeError::sys("rootless: mounting a cgroup2 view on /sys/fs/cgroup", e))?;
-    tracing::debug!("rootless on cgroup v1: cgroups skipped (private cgroup2 view)");
+    .map_err(|e| RuntimeError::sys("making mounts private", e))
+}
+
+/// A user namespace mapping only our own uid/gid (no privilege gained), with
+/// our own mount namespace, and with `cgroup2_view` a cgroup namespace and a
+/// cgroup2 mount over /sys/fs/cgroup.
+fn enter_private_namespaces(cgroup2_view: bool) -> Result<()> {
+    let (uid, gid) = (geteuid().as_raw(), getegid().as_raw());
+    let mut flags = CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS;
+    if cgroup2_view {
+        flags |= CloneFlags::CLONE_NEWCGROUP;
+    }
+    unshare(flags).map_err(|e| RuntimeError::sys("rootless: unshare(user, mount)", e))?;
+    write("/proc/self/setgroups", "deny".into())?;
+    write("/proc/self/uid_map", format!("{uid} {uid} 1"))?;
+    write("/proc/self/gid_map", format!("{gid} {gid} 1"))?;
+    make_mounts_private()?;
+    if cgroup2_view {
+        mount(
+            Some("cgroup2"),
+            "/sys/fs/cgroup",
+            Some("cgroup2"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            None::<&str>,
+        )
+        .map_err(|e| RuntimeError::sys("rootless: mounting a cgroup2 view on /sys/fs/cgroup", e))?;
+        tracing::debug!("rootless on cgroup v1: cgroups skipped (private cgroup2 view)");
+    }
     Ok(())
 }
