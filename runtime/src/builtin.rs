@@ -108,6 +108,39 @@ impl Builtin {
         Ok(c)
     }
 
+    fn cgroup(&self, id: &str, c: &Container) -> Result<podman_rs_cgroups::Cgroup> {
+        let config = c.spec().map_err(|e| lc(id, e))?;
+        podman_rs_cgroups::Cgroup::open(&config.cgroup_path)
+            .map_err(|e| RuntimeError::Libcontainer(format!("container {id:?}: {e}")))
+    }
+
+    /// Whether the container has cgroups of its own. A rootless container on
+    /// cgroup v1 has none: signalling "all" processes then means its init,
+    /// whose death takes the pid namespace with it.
+    fn has_cgroup(&self, id: &str, c: &Container) -> bool {
+        self.cgroup(id, c).is_ok_and(|cg| cg.exists())
+    }
+
+    /// Kills the init process with SIGKILL and waits (up to 5 s) until it is gone.
+    fn kill_init_and_wait(&self, id: &str, c: &mut Container) -> Result<()> {
+        if let Some(pid) = c.pid() {
+            match nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL) {
+                Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+                Err(e) => return Err(RuntimeError::sys(format!("killing container {id:?}"), e)),
+            }
+        }
+        for _ in 0..500 {
+            c.refresh_status().map_err(|e| lc(id, e))?;
+            if c.status() == ContainerStatus::Stopped {
+                return Ok(());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        Err(RuntimeError::Libcontainer(format!(
+            "container {id:?}: init did not exit after SIGKILL"
+        )))
+    }
+
     fn ensure_root(&self) -> Result<()> {
         fs::create_dir_all(&self.root).map_err(|e| RuntimeError::io("create", &self.root, e))
     }
@@ -285,6 +318,7 @@ impl Runtime for Builtin {
                 needed: "created, running or paused",
             });
         }
+        let all = all && self.has_cgroup(id, &c);
         c.kill(sig, all).map_err(|e| lc(id, e))
     }
 
@@ -306,6 +340,11 @@ impl Runtime for Builtin {
                 op: "delete",
                 needed: "stopped or created (or --force)",
             });
+        }
+        let mut force = force;
+        if force && !deletable && !self.has_cgroup(id, &c) {
+            self.kill_init_and_wait(id, &mut c)?;
+            force = false;
         }
         c.delete(force).map_err(|e| lc(id, e))?;
         // libcontainer leaves the state directory when the process died under it.
@@ -399,19 +438,8 @@ impl Runtime for Builtin {
 
     fn pids(&self, id: &str) -> Result<Vec<i32>> {
         let c = self.load(id)?;
-        let config = c.spec().map_err(|e| lc(id, e))?;
-        let manager = libcgroups::common::create_cgroup_manager(libcgroups::common::CgroupConfig {
-            cgroup_path: config.cgroup_path,
-            systemd_cgroup: false,
-            container_name: id.to_string(),
-        })
-        .map_err(|e| RuntimeError::Libcontainer(format!("container {id:?}: cgroup: {e}")))?;
-        use libcgroups::common::CgroupManager;
-        let pids = manager.get_all_pids().map_err(|e| {
-            RuntimeError::Libcontainer(format!("container {id:?}: cgroup pids: {e}"))
-        })?;
-        let mut pids: Vec<i32> = pids.into_iter().map(|p| p.as_raw()).collect();
-        pids.sort_unstable();
-        Ok(pids)
+        let cg = self.cgroup(id, &c)?;
+        cg.pids()
+            .map_err(|e| RuntimeError::Libcontainer(format!("container {id:?}: {e}")))
     }
 }
