@@ -1,1 +1,1 @@
-//! podman-rs engine crate.
+//! The podman-rs engine: see README.md. Built from the image and container issues on.
