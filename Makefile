@@ -21,10 +21,12 @@ BIN := $(CARGO_TARGET_DIR)/debug/podman-rs
 #  golang-github-containers-common  Podman's seccomp.json, compared with ours in the seccomp tests
 #  procps                       ps(1) for `runtime ps`
 #  passwd util-linux            useradd and runuser for the rootless tests
+#  podman crun runc             the oracle engine (it runs containers through podman-rs in a
+#                               test) and the runtimes podman-rs is compared with
 DEB_PKGS := libseccomp-dev pkg-config busybox-static file uidmap golang-github-containers-common \
-            procps passwd util-linux jq
+            procps passwd util-linux jq podman crun runc
 
-.PHONY: all deps build demo test unit e2e lint fmt bench clean-state
+.PHONY: all deps host-setup build demo test unit e2e lint fmt bench
 
 all: build
 
@@ -40,6 +42,20 @@ deps:
 	fi
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install a Rust toolchain >= 1.85 (rustup)"; exit 1; }
 
+# Host quirk: on a hybrid cgroup layout a controller left on the v2 hierarchy (here hugetlb)
+# makes crun refuse to run ("cgroups in hybrid mode not supported"). Binding it to a v1
+# hierarchy of its own takes it off v2. podman-rs does not need this; crun (compared with in
+# tests and benchmarks) does.
+host-setup:
+	@if [ "$$(stat -f -c %T /sys/fs/cgroup)" = tmpfs ] && [ -r /sys/fs/cgroup/unified/cgroup.controllers ]; then \
+	  for c in $$(cat /sys/fs/cgroup/unified/cgroup.controllers); do \
+	    if ! grep -q " /sys/fs/cgroup/$$c cgroup " /proc/mounts; then \
+	      echo "moving cgroup controller $$c from v2 to a v1 hierarchy"; \
+	      mkdir -p /sys/fs/cgroup/$$c && mount -t cgroup -o $$c cgroup /sys/fs/cgroup/$$c; \
+	    fi; \
+	  done; \
+	fi
+
 build: deps
 	$(CARGO) build -p podman-rs-cli
 
@@ -54,13 +70,13 @@ demo: build
 	  "$$demo/bundle/config.json" > "$$demo/config.json" && mv "$$demo/config.json" "$$demo/bundle/config.json"; \
 	$(BIN) runtime --root "$$demo/state" run --bundle "$$demo/bundle" demo-$$$$
 
-test: build lint
+test: build host-setup lint
 	$(CARGO) test --workspace --no-fail-fast -- --test-threads=2
 
 unit: deps
 	$(CARGO) test --workspace --exclude podman-rs-integration-tests
 
-e2e: build
+e2e: build host-setup
 	$(CARGO) test -p podman-rs-integration-tests -- --test-threads=2
 
 lint: deps
@@ -70,5 +86,5 @@ lint: deps
 fmt:
 	$(CARGO) fmt --all
 
-bench: deps
+bench: deps host-setup
 	bash bench/runtime.sh

@@ -33,10 +33,13 @@ impl fmt::Display for Status {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerState {
+    /// crun's `list --format json` leaves it out.
+    #[serde(default)]
     pub oci_version: String,
     pub id: String,
     pub status: Status,
     /// 0 when there is no process (stopped), as runc prints it.
+    #[serde(default)]
     pub pid: i32,
     pub bundle: PathBuf,
     #[serde(default, skip_serializing_if = "Option::is_none")]
