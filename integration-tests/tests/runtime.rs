@@ -708,3 +708,157 @@ fn spec_and_features() {
     assert!(f["hooks"].as_array().unwrap().len() == 6);
     assert_eq!(f["linux"]["cgroup"]["v1"], true);
 }
+
+#[test]
+fn process_and_linux_fields_are_honoured() {
+    require_root();
+    let root = Root::new();
+    let id = unique("fields");
+    let mut b = Bundle::busybox(&[
+        "sh",
+        "-c",
+        "umask; id -G; grep NoNewPrivs /proc/self/status | tr -s '\\t ' ' '; cat /proc/self/oom_score_adj; \
+         cat /proc/sys/net/ipv4/ip_forward; \
+         ls -l /dev/mynull | cut -c1; echo x > /dev/mynull && echo mynull-ok; \
+         touch /rootfile 2>/dev/null || echo root-ro; \
+         touch /ro/f 2>/dev/null || echo bind-ro; \
+         df -k /tmp | tail -1 | tr -s ' ' | cut -d' ' -f2; \
+         cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.shares /sys/fs/cgroup/cpuset/cpuset.cpus; \
+         cat /sys/fs/cgroup/blkio/blkio.weight 2>/dev/null || echo no-blkio-weight",
+    ]);
+    let ro = tempfile::tempdir().unwrap();
+    let c = &mut b.config;
+    c["process"]["user"] = json!({"uid": 0, "gid": 0, "umask": 63, "additionalGids": [5, 7]});
+    c["process"]["noNewPrivileges"] = json!(true);
+    c["process"]["oomScoreAdj"] = json!(321);
+    c["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"});
+    c["linux"]["devices"] =
+        json!([{"path": "/dev/mynull", "type": "c", "major": 1, "minor": 3, "fileMode": 438}]);
+    c["linux"]["resources"]["devices"] = json!([
+        {"allow": false, "access": "rwm"},
+        {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"},
+        {"allow": true, "type": "c", "major": 1, "minor": 5, "access": "rwm"},
+        {"allow": true, "type": "c", "major": 1, "minor": 8, "access": "rwm"},
+        {"allow": true, "type": "c", "major": 1, "minor": 9, "access": "rwm"},
+        {"allow": true, "type": "c", "major": 136, "access": "rwm"},
+        {"allow": true, "type": "c", "major": 5, "minor": 2, "access": "rwm"}
+    ]);
+    c["linux"]["resources"]["cpu"] =
+        json!({"quota": 50000, "period": 100000, "shares": 512, "cpus": "0"});
+    c["linux"]["cgroupsPath"] = json!(format!("/podman-rs-test/{id}"));
+    c["root"]["readonly"] = json!(true);
+    c["annotations"] = json!({"org.example.test": "yes"});
+    let mounts = c["mounts"].as_array_mut().unwrap();
+    mounts.retain(|m| m["destination"] != "/tmp");
+    mounts.push(json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["size=8m", "mode=1777"]}));
+    mounts.push(json!({"destination": "/ro", "type": "bind", "source": ro.path(), "options": ["bind", "ro"]}));
+    // The blkio weight file exists only with CFQ/BFQ; check it where the host has it.
+    let blkio_weight = Path::new("/sys/fs/cgroup/blkio/blkio.weight").exists();
+    if blkio_weight {
+        c["linux"]["resources"]["blockIO"] = json!({"weight": 300});
+    }
+    b.save();
+    let out = root.run(&["run", "--bundle", b.path().to_str().unwrap(), &id]);
+    let (o, e) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{e}");
+    let lines: Vec<&str> = o.lines().collect();
+    assert_eq!(lines[0], "0077", "umask");
+    assert_eq!(lines[1], "0 5 7", "additionalGids");
+    assert_eq!(lines[2], "NoNewPrivs: 1");
+    assert_eq!(lines[3], "321", "oomScoreAdj");
+    assert_eq!(lines[4], "1", "sysctl");
+    assert_eq!(lines[5], "c", "linux.devices");
+    assert_eq!(lines[6], "mynull-ok");
+    assert_eq!(lines[7], "root-ro");
+    assert_eq!(lines[8], "bind-ro");
+    assert_eq!(lines[9], "8192", "tmpfs size option");
+    assert_eq!(lines[10], "50000");
+    assert_eq!(lines[11], "512");
+    assert_eq!(lines[12], "0");
+    if blkio_weight {
+        assert_eq!(lines[13], "300");
+    }
+}
+
+#[test]
+fn joins_an_existing_network_namespace() {
+    require_root();
+    let root = Root::new();
+    let ns = unique("prsns");
+    let st = std::process::Command::new("ip")
+        .args(["netns", "add", &ns])
+        .status()
+        .unwrap();
+    assert!(st.success(), "ip netns add");
+    let ns_path = format!("/run/netns/{ns}");
+    let want = nix::sys::stat::stat(ns_path.as_str()).unwrap().st_ino;
+    let mut b = Bundle::busybox(&["sh", "-c", "readlink /proc/self/ns/net"]);
+    let nss = b.config["linux"]["namespaces"].as_array_mut().unwrap();
+    nss.retain(|n| n["type"] != "network");
+    nss.push(json!({"type": "network", "path": ns_path}));
+    b.save();
+    let (code, out, err) = run_in(&root, &b);
+    let _ = std::process::Command::new("ip")
+        .args(["netns", "delete", &ns])
+        .status();
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out.trim(),
+        format!("net:[{want}]"),
+        "container is in the given netns"
+    );
+    // joining a file that is not a namespace fails clearly
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .last_mut()
+        .unwrap()["path"] = json!("/etc/hostname");
+    b.save();
+    let (code, _, err) = run_in(&root, &b);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("/etc/hostname") && err.contains("network"),
+        "{err}"
+    );
+    // a namespace of the wrong type is named as such
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .last_mut()
+        .unwrap()["path"] = json!("/proc/self/ns/uts");
+    b.save();
+    let (code, _, err) = run_in(&root, &b);
+    assert_ne!(code, 0);
+    assert!(err.contains("uts namespace, not network"), "{err}");
+    assert!(root.entries().is_empty());
+}
+
+#[test]
+fn user_namespace_with_id_mappings_as_root() {
+    require_root();
+    let root = Root::new();
+    let mut b = Bundle::busybox(&[
+        "sh",
+        "-c",
+        "cat /proc/self/uid_map | tr -s ' '; id -u; stat -c %u /bin/busybox",
+    ]);
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user"}));
+    b.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+    b.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+    b.save();
+    let st = std::process::Command::new("chown")
+        .args(["-R", "200000:200000"])
+        .arg(b.path().join("rootfs"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let (code, out, err) = run_in(&root, &b);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0].trim(), "0 200000 65536");
+    assert_eq!(lines[1], "0");
+    assert_eq!(lines[2], "0", "host uid 200000 is root inside");
+}

@@ -298,7 +298,34 @@ pub fn load_bundle(bundle: &Path) -> Result<Spec> {
     if spec.process().is_none() {
         return Err(RuntimeError::InvalidSpec("process: missing".into()));
     }
+    check_namespace_paths(&spec)?;
     Ok(spec)
+}
+
+/// A namespace to join must be a namespace file of the declared type.
+fn check_namespace_paths(spec: &Spec) -> Result<()> {
+    use podman_rs_namespaces::{namespace_type_of, NamespaceType};
+    let nss = spec.linux().as_ref().and_then(|l| l.namespaces().as_ref());
+    for ns in nss.into_iter().flatten() {
+        let Some(path) = ns.path() else { continue };
+        let want = NamespaceType::from(ns.typ());
+        match namespace_type_of(path) {
+            Ok(got) if got == want => {}
+            Ok(got) => {
+                return Err(RuntimeError::InvalidSpec(format!(
+                    "linux.namespaces: {} is a {got} namespace, not {want}",
+                    path.display()
+                )))
+            }
+            Err(e) => {
+                return Err(RuntimeError::InvalidSpec(format!(
+                    "linux.namespaces: cannot join {want} namespace {}: {e}",
+                    path.display()
+                )))
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The checks on the raw JSON value (also used for `exec --process`).
