@@ -5,7 +5,10 @@ use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::Path;
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::fmt;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
@@ -14,25 +17,34 @@ pub enum LogFormat {
 }
 
 /// Installs the global subscriber. Errors opening the file fall back to stderr.
+/// `level` is one of trace, debug, info, warn, error (anything else means warn).
 pub fn init(level: &str, file: Option<&Path>, format: LogFormat) {
-    // libcgroups warns about every v1 controller the host lacks: keep that at debug.
-    let quiet = |f: EnvFilter| match "libcgroups=error".parse() {
-        Ok(d) if !level.contains("debug") && !level.contains("trace") => f.add_directive(d),
-        _ => f,
+    let level: LevelFilter = level.parse().unwrap_or(LevelFilter::WARN);
+    // libcgroups warns about every v1 controller the host lacks: keep that for debug.
+    let lib_level = if level >= LevelFilter::DEBUG {
+        level
+    } else {
+        LevelFilter::ERROR
     };
-    let filter = quiet(EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("warn")));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let filter = Targets::new()
+        .with_default(level)
+        .with_target("libcgroups", lib_level);
     let file = file.and_then(|p| OpenOptions::new().create(true).append(true).open(p).ok());
+    let registry = tracing_subscriber::registry().with(filter);
     let result = match (file, format) {
-        (Some(f), LogFormat::Json) => builder
-            .json()
-            .with_writer(std::sync::Mutex::new(f))
+        (Some(f), LogFormat::Json) => registry
+            .with(fmt::layer().json().with_writer(std::sync::Mutex::new(f)))
             .try_init(),
-        (Some(f), LogFormat::Text) => builder
-            .with_ansi(false)
-            .with_writer(std::sync::Mutex::new(f))
+        (Some(f), LogFormat::Text) => registry
+            .with(
+                fmt::layer()
+                    .with_ansi(false)
+                    .with_writer(std::sync::Mutex::new(f)),
+            )
             .try_init(),
-        (None, _) => builder.with_writer(std::io::stderr).try_init(),
+        (None, _) => registry
+            .with(fmt::layer().with_writer(std::io::stderr))
+            .try_init(),
     };
     let _ = result;
 }

@@ -41,6 +41,20 @@ fn main() -> ExitCode {
     if invoked_as.ends_with("-runtime") {
         args.insert(1, "runtime".into());
     }
+    // Verbs that put this binary's code into a container re-execute it from a
+    // write-protected view first (see runtime::exe_guard). Doing it before
+    // any parsing or log setup keeps the re-exec cheap. A false match (say a
+    // container named "run") only costs that re-exec.
+    let protect = args.get(1).is_some_and(|a| a == "runtime")
+        && args
+            .iter()
+            .any(|a| a == "create" || a == "run" || a == "exec");
+    if protect {
+        if let Err(e) = podman_rs_runtime::exe_guard::ensure_protected() {
+            eprintln!("podman-rs runtime: protecting the runtime binary: {e}");
+            return ExitCode::from(1);
+        }
+    }
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {

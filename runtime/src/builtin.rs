@@ -255,10 +255,32 @@ impl Builtin {
             .ok_or_else(|| RuntimeError::Libcontainer(format!("container {id:?}: no pid")))?;
         let _forward = crate::signals::forward_to(pid);
         let code = wait_for(pid);
-        let deleted = self.delete(id, true);
+        let deleted = self.cleanup_exited(id);
         let code = code?;
         deleted?;
         Ok(Some(code))
+    }
+
+    /// Removes a container whose init we have just reaped. Without poststop
+    /// hooks this needs no more than removing its cgroup and state directory,
+    /// which is much cheaper than libcontainer's delete (that re-reads the
+    /// mount table once per cgroup controller); with hooks, or if anything
+    /// looks unusual, it is the full delete.
+    fn cleanup_exited(&self, id: &str) -> Result<()> {
+        let c = self.load(id)?;
+        let has_poststop = c
+            .spec()
+            .ok()
+            .and_then(|cfg| cfg.hooks)
+            .is_some_and(|h| h.poststop().as_ref().is_some_and(|p| !p.is_empty()));
+        if has_poststop || c.status() != ContainerStatus::Stopped {
+            return self.delete(id, true);
+        }
+        let cg = self.cgroup(id, &c)?;
+        if cg.remove().is_err() {
+            return self.delete(id, true);
+        }
+        fs::remove_dir_all(self.dir(id)).map_err(|e| RuntimeError::io("remove", self.dir(id), e))
     }
 
     fn to_state(&self, c: &Container) -> ContainerState {
