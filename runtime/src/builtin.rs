@@ -211,6 +211,27 @@ impl Builtin {
         })
     }
 
+    /// libcontainer's builder with what create and exec share.
+    fn builder(
+        &self,
+        id: &str,
+        console_socket: Option<&PathBuf>,
+        pid_file: Option<&PathBuf>,
+        preserve_fds: i32,
+    ) -> Result<ContainerBuilder> {
+        let mut builder = ContainerBuilder::new(id.to_string(), SyscallType::default())
+            .with_root_path(&self.root)
+            .map_err(|e| lc(id, e))?
+            .with_console_socket(console_socket)
+            .with_preserved_fds(preserve_fds);
+        if let Some(pid_file) = pid_file {
+            builder = builder
+                .with_pid_file(Some(pid_file))
+                .map_err(|e| lc(id, e))?;
+        }
+        builder.validate_id().map_err(|e| lc(id, e))
+    }
+
     fn build_with(
         &self,
         id: &str,
@@ -218,25 +239,18 @@ impl Builtin {
         detach: bool,
         bundle: &Path,
     ) -> Result<Container> {
-        let mut builder = ContainerBuilder::new(id.to_string(), SyscallType::default())
-            .with_root_path(&self.root)
-            .map_err(|e| lc(id, e))?
-            .with_console_socket(opts.console_socket.as_ref())
-            .with_preserved_fds(opts.preserve_fds);
-        if let Some(pid_file) = &opts.pid_file {
-            builder = builder
-                .with_pid_file(Some(pid_file))
-                .map_err(|e| lc(id, e))?;
-        }
-        builder
-            .validate_id()
-            .map_err(|e| lc(id, e))?
-            .as_init(bundle)
-            .with_systemd(false)
-            .with_detach(detach)
-            .with_no_pivot(opts.no_pivot)
-            .build()
-            .map_err(|e| lc(id, e))
+        self.builder(
+            id,
+            opts.console_socket.as_ref(),
+            opts.pid_file.as_ref(),
+            opts.preserve_fds,
+        )?
+        .as_init(bundle)
+        .with_systemd(false)
+        .with_detach(detach)
+        .with_no_pivot(opts.no_pivot)
+        .build()
+        .map_err(|e| lc(id, e))
     }
 
     /// `run`: create, start, and unless detached wait for the process, delete the
@@ -399,19 +413,13 @@ impl Runtime for Builtin {
                     .map(|(k, v)| (k.to_string(), v.to_string()))
             })
             .collect();
-        let mut builder = ContainerBuilder::new(id.to_string(), SyscallType::default())
-            .with_root_path(&self.root)
-            .map_err(|e| lc(id, e))?
-            .with_console_socket(opts.console_socket.as_ref())
-            .with_preserved_fds(opts.preserve_fds);
-        if let Some(pid_file) = &opts.pid_file {
-            builder = builder
-                .with_pid_file(Some(pid_file))
-                .map_err(|e| lc(id, e))?;
-        }
-        let mut tenant = builder
-            .validate_id()
-            .map_err(|e| lc(id, e))?
+        let mut tenant = self
+            .builder(
+                id,
+                opts.console_socket.as_ref(),
+                opts.pid_file.as_ref(),
+                opts.preserve_fds,
+            )?
             .as_tenant()
             .with_detach(opts.detach)
             .with_cwd(opts.cwd.as_ref())
