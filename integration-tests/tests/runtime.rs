@@ -620,13 +620,17 @@ fn bad_bundles_fail_clearly_and_leave_nothing() {
     assert!(!out.status.success());
     assert!(text(&out).1.contains("bogus"), "{}", text(&out).1);
 
-    // unsupported field is named
+    // a spec field the runtime does not implement is named
     let mut sb = Bundle::busybox(&["true"]);
-    sb.config["linux"]["intelRdt"] = json!({"closID": "x"});
+    sb.config["linux"]["resources"]["rdma"] = json!({"mlx5_1": {"hcaHandles": 3}});
     sb.save();
     let out = root.run(&["create", "--bundle", sb.path().to_str().unwrap(), "c-unsup"]);
     assert!(!out.status.success());
-    assert!(text(&out).1.contains("linux.intelRdt"), "{}", text(&out).1);
+    assert!(
+        text(&out).1.contains("linux.resources.rdma"),
+        "{}",
+        text(&out).1
+    );
 
     // invalid id
     let out = root.run(&["create", "--bundle", bp, "../escape"]);
@@ -861,4 +865,109 @@ fn user_namespace_with_id_mappings_as_root() {
     assert_eq!(lines[0].trim(), "0 200000 65536");
     assert_eq!(lines[1], "0");
     assert_eq!(lines[2], "0", "host uid 200000 is root inside");
+}
+
+#[test]
+fn unknown_properties_are_ignored_with_a_warning() {
+    require_root();
+    let root = Root::new();
+    let mut b = Bundle::busybox(&["echo", "ran"]);
+    b.config["org.example.extension"] = json!({"x": 1});
+    b.config["process"]["futureField"] = json!(true);
+    // no SELinux on the test hosts: labels mean "no label", as crun treats them
+    b.config["linux"]["mountLabel"] = json!("system_u:object_r:container_file_t:s0");
+    b.save();
+    let (code, out, err) = run_in(&root, &b);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "ran\n");
+    assert!(
+        err.contains("org.example.extension") && err.contains("process.futureField"),
+        "{err}"
+    );
+}
+
+#[test]
+fn failing_poststart_and_poststop_hooks_are_warnings() {
+    require_root();
+    let root = Root::new();
+    let id = unique("hookfail");
+    let mut b = Bundle::busybox(&["sleep", "600"]);
+    b.config["hooks"] = json!({
+        "poststart": [{"path": "/bin/false"}],
+        "poststop": [{"path": "/bin/false"}]
+    });
+    b.save();
+    root.ok(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+    root.ok(&["start", &id]);
+    assert_eq!(root.state(&id)["status"], "running");
+    root.ok(&["kill", &id, "KILL"]);
+    root.wait_status(&id, "stopped");
+    root.ok(&["delete", &id]);
+    assert!(root.entries().is_empty(), "{:?}", root.entries());
+}
+
+#[test]
+fn disable_oom_killer_on_cgroup_v1() {
+    require_root();
+    let root = Root::new();
+    let id = unique("oom");
+    let mut b = Bundle::busybox(&["sleep", "600"]);
+    b.config["linux"]["resources"]["memory"] = json!({"limit": 33554432, "disableOOMKiller": true});
+    b.config["linux"]["cgroupsPath"] = json!(format!("/podman-rs-test/{id}"));
+    b.save();
+    let out = root.run(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+    let v1_memory = Path::new("/sys/fs/cgroup/memory/memory.oom_control").exists();
+    if v1_memory {
+        assert!(out.status.success(), "{}", text(&out).1);
+        let ctl = std::fs::read_to_string(format!(
+            "/sys/fs/cgroup/memory/podman-rs-test/{id}/memory.oom_control"
+        ))
+        .unwrap();
+        assert!(ctl.lines().any(|l| l == "oom_kill_disable 1"), "{ctl}");
+        root.ok(&["delete", "--force", &id]);
+    } else {
+        assert!(!out.status.success());
+        assert!(
+            text(&out).1.contains("disableOOMKiller"),
+            "{}",
+            text(&out).1
+        );
+    }
+    assert!(root.entries().is_empty());
+}
+
+#[test]
+fn without_a_mount_namespace_the_container_shares_the_callers() {
+    require_root();
+    let root = Root::new();
+    // no cgroupsPath either: the runtime must not give the container a private
+    // mount namespace of its own making
+    let mut b = Bundle::busybox(&["sleep", "600"]);
+    let nss = b.config["linux"]["namespaces"].as_array_mut().unwrap();
+    nss.retain(|n| n["type"] != "mount");
+    b.config["linux"]["maskedPaths"] = json!([]);
+    b.config["linux"]["readonlyPaths"] = json!([]);
+    b.config["mounts"] = json!([]);
+    b.config["root"]["readonly"] = json!(false);
+    b.save();
+    let id = unique("nomnt");
+    let pidfile = b.path().join("pid");
+    root.ok(&[
+        "create",
+        "--pid-file",
+        pidfile.to_str().unwrap(),
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &id,
+    ]);
+    let pid = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .to_string();
+    let theirs = std::fs::read_link(format!("/proc/{pid}/ns/mnt")).unwrap();
+    let ours = std::fs::read_link("/proc/self/ns/mnt").unwrap();
+    assert_eq!(theirs, ours);
+    assert_eq!(root.state(&id)["bundle"].as_str(), b.path().to_str());
+    root.ok(&["delete", "--force", &id]);
+    assert!(root.entries().is_empty(), "{:?}", root.entries());
 }

@@ -12,7 +12,7 @@ use libcontainer::signal::Signal;
 use libcontainer::syscall::syscall::SyscallType;
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
-use oci_spec::runtime::Spec;
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 use crate::state::{ContainerState, Status};
 use crate::{
@@ -149,13 +149,30 @@ impl Builtin {
     /// spec, or None when the bundle can be used as it is.
     fn adjust(&self, id: &str, spec: &Spec) -> Option<Spec> {
         let mut spec = spec.clone();
-        let linux = spec.linux_mut().as_mut()?;
-        if linux.cgroups_path().is_some() {
-            return None;
+        let mut changed = false;
+        if !validate::selinux_enabled() {
+            // SELinux is off: a label means no label (libcontainer would pass
+            // it on as a mount option, which the kernel then refuses).
+            if let Some(p) = spec.process_mut() {
+                if p.selinux_label().is_some() {
+                    p.set_selinux_label(None);
+                    changed = true;
+                }
+            }
+            if let Some(l) = spec.linux_mut() {
+                if l.mount_label().is_some() {
+                    l.set_mount_label(None);
+                    changed = true;
+                }
+            }
         }
-        // Without a path libcontainer would create cgroups named ":youki:<id>".
-        linux.set_cgroups_path(Some(PathBuf::from(format!("/podman-rs/{id}"))));
-        Some(spec)
+        let linux = spec.linux_mut().as_mut()?;
+        if linux.cgroups_path().is_none() {
+            // Without a path libcontainer would create cgroups named ":youki:<id>".
+            linux.set_cgroups_path(Some(PathBuf::from(format!("/podman-rs/{id}"))));
+            changed = true;
+        }
+        changed.then_some(spec)
     }
 
     /// Shows `spec` as `bundle/config.json` to this process only: a bind mount
@@ -200,14 +217,88 @@ impl Builtin {
             rlimits::check(rl)?;
         }
         let adjusted = self.adjust(id, &spec);
-        rootless::prepare(&spec, adjusted.is_some())?;
+        // The config can be shown in place only when the container gets its own
+        // mount namespace: one that shares ours must share the caller's.
+        let own_mount_ns = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.namespaces().as_ref())
+            .is_some_and(|nss| {
+                nss.iter()
+                    .any(|n| n.typ() == LinuxNamespaceType::Mount && n.path().is_none())
+            });
+        let in_place = adjusted.is_some() && own_mount_ns;
+        rootless::prepare(&spec, in_place)?;
         self.ensure_root()?;
-        if let Some(spec) = &adjusted {
-            self.overlay_config(id, &bundle, spec)?;
+        let mut read_from = bundle.clone();
+        if let Some(adjusted) = &adjusted {
+            if in_place {
+                self.overlay_config(id, &bundle, adjusted)?;
+            } else {
+                read_from = self.private_bundle(id, &bundle, adjusted)?;
+            }
         }
-        self.build_with(id, opts, detach, &bundle).inspect_err(|_| {
+        let built = self.build_with(id, opts, detach, &read_from);
+        if read_from != bundle {
+            let _ = fs::remove_dir_all(&read_from);
+        }
+        let mut container = built.inspect_err(|_| {
             // libcontainer cleans up what it made; make sure nothing is left.
             let _ = fs::remove_dir_all(self.dir(id));
+        })?;
+        if read_from != bundle {
+            container.state.bundle = bundle;
+            container.save().map_err(|e| lc(id, e))?;
+        }
+        self.apply_extra_resources(id, &container, &spec)?;
+        Ok(container)
+    }
+
+    /// Writes the adjusted config to a bundle of our own (root path made
+    /// absolute) for a container that shares our mount namespace. Hooks run
+    /// during create then see this bundle's path; the saved state has the user's.
+    fn private_bundle(&self, id: &str, bundle: &Path, spec: &Spec) -> Result<PathBuf> {
+        let mut spec = spec.clone();
+        if let Some(root) = spec.root_mut() {
+            if root.path().is_relative() {
+                let abs = bundle.join(root.path());
+                root.set_path(abs);
+            }
+        }
+        let dir = self.root.join(format!(".{id}.bundle"));
+        fs::create_dir_all(&dir).map_err(|e| RuntimeError::io("create", &dir, e))?;
+        let path = dir.join("config.json");
+        let json = serde_json::to_vec(&spec)
+            .map_err(|e| RuntimeError::InvalidSpec(format!("serialising effective config: {e}")))?;
+        fs::write(&path, json).map_err(|e| RuntimeError::io("write", &path, e))?;
+        Ok(dir)
+    }
+
+    /// Resources libcontainer leaves out: `memory.disableOOMKiller` (cgroup v1's
+    /// memory.oom_control; cgroup v2 has no such switch, so it is refused there).
+    fn apply_extra_resources(&self, id: &str, c: &Container, spec: &Spec) -> Result<()> {
+        let disable_oom = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.resources().as_ref())
+            .and_then(|r| r.memory().as_ref())
+            .and_then(|m| m.disable_oom_killer())
+            .unwrap_or(false);
+        if !disable_oom {
+            return Ok(());
+        }
+        let cg = self.cgroup(id, c)?;
+        let Some(dir) = cg.controller_dir("memory") else {
+            let _ = self.delete(id, true);
+            return Err(RuntimeError::InvalidSpec(
+                "linux.resources.memory.disableOOMKiller: needs the cgroup v1 memory controller"
+                    .into(),
+            ));
+        };
+        let file = dir.join("memory.oom_control");
+        fs::write(&file, "1").map_err(|e| {
+            let _ = self.delete(id, true);
+            RuntimeError::io("write", &file, e)
         })
     }
 
@@ -335,7 +426,14 @@ impl Runtime for Builtin {
                 needed: "created",
             });
         }
-        c.start().map_err(|e| lc(id, e))
+        match c.start() {
+            // The process runs; a failing poststart hook is only a warning (OCI spec).
+            Err(LibcontainerError::Hook(e)) => {
+                tracing::warn!("container {id:?}: poststart hook failed: {e}");
+                Ok(())
+            }
+            other => other.map_err(|e| lc(id, e)),
+        }
     }
 
     fn state(&self, id: &str) -> Result<ContainerState> {
@@ -382,7 +480,13 @@ impl Runtime for Builtin {
             self.kill_init_and_wait(id, &mut c)?;
             force = false;
         }
-        c.delete(force).map_err(|e| lc(id, e))?;
+        match c.delete(force) {
+            // A failing poststop hook is only a warning (OCI spec): finish the delete.
+            Err(LibcontainerError::Hook(e)) => {
+                tracing::warn!("container {id:?}: poststop hook failed: {e}");
+            }
+            other => other.map_err(|e| lc(id, e))?,
+        }
         // libcontainer leaves the state directory when the process died under it.
         let _ = fs::remove_dir_all(self.dir(id));
         Ok(())

@@ -1,9 +1,11 @@
 //! Checks a bundle before anything is created, so that a bad bundle fails
 //! with a message naming the problem and leaves no state behind.
 //!
-//! Every field of config.json must be one the runtime honours: a field we do
-//! not implement (or a misspelt one) is an error naming it, never silently
-//! ignored. Empty values (`null`, `""`, `[]`, `{}`) count as absent.
+//! A field of the OCI runtime spec that this runtime does not implement is an
+//! error naming it, never silently ignored. A property the spec does not
+//! define at all is ignored with a warning naming it, as the spec's
+//! extensibility rule requires ("runtimes MUST ignore unknown properties").
+//! Empty values (`null`, `""`, `[]`, `{}`) count as absent.
 
 use std::path::Path;
 
@@ -186,6 +188,12 @@ const SUPPORTED: &[&str] = &[
     "linux.resources.network.priorities",
     "linux.resources.unified",
     "linux.timeOffsets",
+    "linux.intelRdt",
+    "linux.memoryPolicy",
+    "linux.netDevices",
+    "process.execCPUAffinity",
+    "process.execCPUAffinity.initial",
+    "process.execCPUAffinity.final",
     "linux.personality",
     "linux.personality.domain",
     "linux.personality.flags",
@@ -194,6 +202,9 @@ const SUPPORTED: &[&str] = &[
 /// Fields whose content is free-form (maps of user data) or checked elsewhere.
 const OPAQUE: &[&str] = &[
     "annotations",
+    "linux.intelRdt",
+    "linux.memoryPolicy",
+    "linux.netDevices",
     "linux.sysctl",
     "linux.resources.unified",
     "linux.timeOffsets",
@@ -205,6 +216,25 @@ const OPAQUE: &[&str] = &[
     "linux.resources.network.priorities",
     "linux.seccomp.listenerMetadata",
 ];
+
+/// Fields the OCI runtime spec defines that this runtime does not implement.
+const UNSUPPORTED: &[&str] = &[
+    "process.consoleSize",
+    "process.commandLine",
+    "linux.resources.rdma",
+    "windows",
+    "solaris",
+    "vm",
+    "zos",
+];
+
+/// SELinux labels: honoured as "no label" when SELinux is off (nothing to
+/// apply, as crun does), unsupported when it is on.
+const SELINUX_LABELS: &[&str] = &["process.selinuxLabel", "linux.mountLabel"];
+
+pub(crate) fn selinux_enabled() -> bool {
+    Path::new("/sys/fs/selinux/enforce").exists()
+}
 
 const NAMESPACE_TYPES: &[&str] = &[
     "pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time",
@@ -220,11 +250,20 @@ fn is_empty(v: &Value) -> bool {
     }
 }
 
-/// Returns the dotted path of the first field that the runtime does not honour.
-pub fn first_unsupported(config: &Value) -> Option<String> {
-    fn walk(v: &Value, path: &str) -> Option<String> {
+/// What the field check found: the first spec-defined field we do not
+/// implement (an error), and the properties the spec does not define (ignored).
+#[derive(Debug, Default, PartialEq)]
+pub struct FieldReport {
+    pub unsupported: Option<String>,
+    pub unknown: Vec<String>,
+}
+
+/// Walks the config and sorts every non-empty field into supported,
+/// unsupported (spec-defined, not implemented) and unknown (not in the spec).
+pub fn check_fields(config: &Value) -> FieldReport {
+    fn walk(v: &Value, path: &str, report: &mut FieldReport) {
         if OPAQUE.contains(&path) {
-            return None;
+            return;
         }
         match v {
             Value::Object(map) => {
@@ -237,26 +276,37 @@ pub fn first_unsupported(config: &Value) -> Option<String> {
                     if is_empty(child) {
                         continue;
                     }
-                    if !SUPPORTED.contains(&p.as_str()) {
-                        return Some(p);
-                    }
-                    if let Some(bad) = walk(child, &p) {
-                        return Some(bad);
+                    let selinux = SELINUX_LABELS.contains(&p.as_str());
+                    if UNSUPPORTED.contains(&p.as_str()) || (selinux && selinux_enabled()) {
+                        report.unsupported.get_or_insert(p);
+                    } else if selinux {
+                        continue;
+                    } else if SUPPORTED.contains(&p.as_str()) {
+                        walk(child, &p, report);
+                    } else {
+                        report.unknown.push(p);
                     }
                 }
-                None
             }
             Value::Array(items) => {
                 let p = format!("{path}[]");
-                items
-                    .iter()
-                    .filter(|i| i.is_object())
-                    .find_map(|i| walk(i, &p))
+                for i in items.iter().filter(|i| i.is_object()) {
+                    walk(i, &p, report);
+                }
             }
-            _ => None,
+            _ => {}
         }
     }
-    walk(config, "")
+    let mut report = FieldReport::default();
+    walk(config, "", &mut report);
+    report.unknown.sort();
+    report.unknown.dedup();
+    report
+}
+
+/// The first spec-defined field the runtime does not implement.
+pub fn first_unsupported(config: &Value) -> Option<String> {
+    check_fields(config).unsupported
 }
 
 /// Reads and checks `bundle/config.json`: valid JSON of the OCI schema, only
@@ -302,6 +352,11 @@ pub fn load_bundle(bundle: &Path) -> Result<Spec> {
     Ok(spec)
 }
 
+fn apparmor_enabled() -> bool {
+    std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|v| v.trim() == "Y")
+}
+
 /// A namespace to join must be a namespace file of the declared type.
 fn check_namespace_paths(spec: &Spec) -> Result<()> {
     use podman_rs_namespaces::{namespace_type_of, NamespaceType};
@@ -339,8 +394,24 @@ pub fn check_value(raw: &Value) -> Result<()> {
             "ociVersion {version:?}: only 1.x is supported"
         )));
     }
-    if let Some(field) = first_unsupported(raw) {
+    let report = check_fields(raw);
+    if let Some(field) = report.unsupported {
         return Err(RuntimeError::Unsupported(field));
+    }
+    for field in &report.unknown {
+        tracing::warn!(
+            "config.json: ignoring {field:?}, which the OCI runtime spec does not define"
+        );
+    }
+    if raw
+        .pointer("/process/apparmorProfile")
+        .and_then(Value::as_str)
+        .is_some_and(|p| !p.is_empty())
+        && !apparmor_enabled()
+    {
+        return Err(RuntimeError::InvalidSpec(
+            "process.apparmorProfile: AppArmor is not enabled on this host".into(),
+        ));
     }
     if let Some(nss) = raw.pointer("/linux/namespaces").and_then(Value::as_array) {
         for ns in nss {
@@ -395,18 +466,32 @@ mod tests {
     }
 
     #[test]
-    fn unsupported_fields_are_named() {
-        let v = json!({"ociVersion": "1.0.2", "linux": {"intelRdt": {"closID": "x"}}});
-        assert_eq!(first_unsupported(&v).as_deref(), Some("linux.intelRdt"));
-        let v = json!({"ociVersion": "1.0.2", "process": {"selinuxLabel": "system_u:x"}});
+    fn unsupported_fields_are_named_and_unknown_ones_listed() {
+        let v = json!({"ociVersion": "1.0.2", "linux": {"resources": {"rdma": {"mlx": {"hcaHandles": 1}}}}});
         assert_eq!(
             first_unsupported(&v).as_deref(),
-            Some("process.selinuxLabel")
+            Some("linux.resources.rdma")
         );
-        let v = json!({"ociVersion": "1.0.2", "mounts": [{"destination": "/x", "typo": 1}]});
-        assert_eq!(first_unsupported(&v).as_deref(), Some("mounts[].typo"));
+        let v =
+            json!({"ociVersion": "1.0.2", "process": {"consoleSize": {"height": 1, "width": 2}}});
+        assert_eq!(
+            first_unsupported(&v).as_deref(),
+            Some("process.consoleSize")
+        );
         let v = json!({"ociVersion": "1.0.2", "vm": {"kernel": {"path": "/k"}}});
         assert_eq!(first_unsupported(&v).as_deref(), Some("vm"));
+        let v = json!({"ociVersion": "1.0.2", "mounts": [{"destination": "/x", "typo": 1}], "extra": {"a": 1}});
+        let r = check_fields(&v);
+        assert_eq!(r.unsupported, None);
+        assert_eq!(r.unknown, ["extra", "mounts[].typo"]);
+        assert!(check_value(&v).is_ok(), "unknown properties are ignored");
+    }
+
+    #[test]
+    fn selinux_labels_follow_the_host() {
+        let v = json!({"ociVersion": "1.0.2", "linux": {"mountLabel": "system_u:object_r:x"}});
+        let want = selinux_enabled().then(|| "linux.mountLabel".to_string());
+        assert_eq!(first_unsupported(&v), want);
     }
 
     #[test]
