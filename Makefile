@@ -13,6 +13,12 @@ CARGO_TARGET_DIR ?= /var/cache/podman-rs/target
 export CARGO_TARGET_DIR
 CARGO ?= cargo
 BIN := $(CARGO_TARGET_DIR)/debug/podman-rs
+# The release binary is linked statically (static-pie: ASLR kept). Every container start
+# executes the binary twice (see runtime/src/exe_guard.rs); without the dynamic loader's
+# symbol resolution that is ~1 ms cheaper per start here. --target keeps crt-static away from
+# build scripts and proc macros.
+RELEASE_TARGET := x86_64-unknown-linux-gnu
+RELEASE_BIN := $(CARGO_TARGET_DIR)/$(RELEASE_TARGET)/release/podman-rs
 
 # Debian packages the build and the tests need:
 #  libseccomp-dev pkg-config   libseccomp for the seccomp filters (libcontainer, libseccomp crate)
@@ -26,7 +32,7 @@ BIN := $(CARGO_TARGET_DIR)/debug/podman-rs
 DEB_PKGS := libseccomp-dev pkg-config busybox-static file uidmap golang-github-containers-common \
             procps passwd util-linux jq podman crun runc
 
-.PHONY: all deps host-setup build demo test unit e2e lint fmt bench
+.PHONY: all deps host-setup build release demo test unit e2e lint fmt bench
 
 all: build
 
@@ -59,6 +65,12 @@ host-setup:
 build: deps
 	$(CARGO) build -p podman-rs-cli
 
+release: deps
+	LIBSECCOMP_LINK_TYPE=static LIBSECCOMP_LIB_PATH=/usr/lib/x86_64-linux-gnu \
+	RUSTFLAGS="-C target-feature=+crt-static" \
+	$(CARGO) build --release -p podman-rs-cli --target $(RELEASE_TARGET)
+	@echo "built $(RELEASE_BIN)"
+
 demo: build
 	@demo=$$(mktemp -d /tmp/podman-rs-demo.XXXXXX); trap 'rm -rf "$$demo"' EXIT; \
 	mkdir -p "$$demo/bundle/rootfs/bin"; \
@@ -86,5 +98,5 @@ lint: deps
 fmt:
 	$(CARGO) fmt --all
 
-bench: deps host-setup
-	bash bench/runtime.sh
+bench: release host-setup
+	PODMAN_RS_BIN=$(RELEASE_BIN) bash bench/runtime.sh
