@@ -212,6 +212,7 @@ impl Builtin {
             path: opts.bundle.clone(),
             msg: e.to_string(),
         })?;
+        tracing::debug!("create {id}: loading bundle");
         let spec = validate::load_bundle(&bundle)?;
         if let Some(rl) = spec.process().as_ref().and_then(|p| p.rlimits().as_ref()) {
             rlimits::check(rl)?;
@@ -227,7 +228,16 @@ impl Builtin {
                 nss.iter()
                     .any(|n| n.typ() == LinuxNamespaceType::Mount && n.path().is_none())
             });
-        let in_place = adjusted.is_some() && own_mount_ns;
+        // Hooks run during create see the bundle path; only they need the
+        // in-place view. Without them a private bundle is cheaper: a mount
+        // namespace of our own costs a teardown (an RCU grace period) at exit.
+        let create_hooks = spec.hooks().as_ref().is_some_and(|h| {
+            [h.prestart(), h.create_runtime(), h.create_container(), h.start_container()]
+                .iter()
+                .any(|v| v.as_ref().is_some_and(|v| !v.is_empty()))
+        });
+        let in_place = adjusted.is_some() && own_mount_ns && create_hooks;
+        tracing::debug!("create {id}: bundle checked");
         rootless::prepare(&spec, in_place)?;
         self.ensure_root()?;
         let mut read_from = bundle.clone();
@@ -238,6 +248,7 @@ impl Builtin {
                 read_from = self.private_bundle(id, &bundle, adjusted)?;
             }
         }
+        tracing::debug!("create {id}: handing over to libcontainer");
         let built = self.build_with(id, opts, detach, &read_from);
         if read_from != bundle {
             let _ = fs::remove_dir_all(&read_from);
@@ -255,8 +266,9 @@ impl Builtin {
     }
 
     /// Writes the adjusted config to a bundle of our own (root path made
-    /// absolute) for a container that shares our mount namespace. Hooks run
-    /// during create then see this bundle's path; the saved state has the user's.
+    /// absolute), for a container that shares our mount namespace or has no
+    /// create-time hooks. Hooks run during create would see this bundle's
+    /// path; the saved state has the user's.
     fn private_bundle(&self, id: &str, bundle: &Path, spec: &Spec) -> Result<PathBuf> {
         let mut spec = spec.clone();
         if let Some(root) = spec.root_mut() {
@@ -360,7 +372,9 @@ impl Builtin {
             .ok_or_else(|| RuntimeError::Libcontainer(format!("container {id:?}: no pid")))?;
         let _forward = crate::signals::forward_to(pid);
         let code = wait_for(pid);
+        tracing::debug!("run {id}: process exited");
         let deleted = self.cleanup_exited(id);
+        tracing::debug!("run {id}: cleaned up");
         let code = code?;
         deleted?;
         Ok(Some(code))
