@@ -892,17 +892,34 @@ fn failing_poststart_and_poststop_hooks_are_warnings() {
     let root = Root::new();
     let id = unique("hookfail");
     let mut b = Bundle::busybox(&["sleep", "600"]);
+    // The first hook of each point fails; the second must still run.
+    let marks = tempfile::tempdir().unwrap();
+    let mark = |name: &str| json!({"path": "/bin/sh", "args": ["sh", "-c", format!("touch {}/{name}", marks.path().display())]});
     b.config["hooks"] = json!({
-        "poststart": [{"path": "/bin/false"}],
-        "poststop": [{"path": "/bin/false"}]
+        "poststart": [{"path": "/bin/false"}, mark("poststart-2")],
+        "poststop": [{"path": "/bin/false"}, mark("poststop-2")]
     });
     b.save();
     root.ok(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
     root.ok(&["start", &id]);
     assert_eq!(root.state(&id)["status"], "running");
+    assert!(
+        marks.path().join("poststart-2").exists(),
+        "second poststart hook did not run"
+    );
     root.ok(&["kill", &id, "KILL"]);
     root.wait_status(&id, "stopped");
-    root.ok(&["delete", &id]);
+    let out = root.run(&["delete", &id]);
+    assert!(out.status.success(), "{}", text(&out).1);
+    assert!(
+        text(&out).1.contains("poststop hook /bin/false"),
+        "warning expected: {}",
+        text(&out).1
+    );
+    assert!(
+        marks.path().join("poststop-2").exists(),
+        "second poststop hook did not run"
+    );
     assert!(root.entries().is_empty(), "{:?}", root.entries());
 }
 

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use libcontainer::config::YoukiConfig;
 use libcontainer::container::builder::ContainerBuilder;
 use libcontainer::container::state::State;
 use libcontainer::container::{Container, ContainerStatus};
@@ -12,13 +13,36 @@ use libcontainer::signal::Signal;
 use libcontainer::syscall::syscall::SyscallType;
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
-use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use oci_spec::runtime::{Hook, LinuxNamespaceType, Spec};
 
 use crate::state::{ContainerState, Status};
 use crate::{
     check_id, rlimits, rootless, validate, CreateOptions, ExecOptions, ExitCode, Result, Runtime,
     RuntimeError,
 };
+
+/// The hooks the runtime runs itself rather than through libcontainer, which
+/// stops at the first failing hook: the OCI spec wants a warning for a failing
+/// poststart/poststop hook, and the remaining hooks run all the same.
+#[derive(Clone, Copy)]
+enum HookPoint {
+    Poststart,
+    Poststop,
+}
+
+/// Runs `hooks` one at a time; a failure is logged as a warning and the rest still run.
+fn run_each(id: &str, point: &str, hooks: &[Hook], c: &Container, cwd: Option<&Path>) {
+    for hook in hooks {
+        let one = vec![hook.clone()];
+        if let Err(e) = libcontainer::hooks::run_hooks(Some(&one), Some(&c.state), cwd, None, None)
+        {
+            tracing::warn!(
+                "container {id:?}: {point} hook {}: {e}",
+                hook.path().display()
+            );
+        }
+    }
+}
 
 /// Runs containers in this process with libcontainer. State lives under `root`.
 #[derive(Debug, Clone)]
@@ -141,6 +165,32 @@ impl Builtin {
         )))
     }
 
+    /// Takes the poststart or poststop hooks out of the container's saved
+    /// config, so that libcontainer skips them and `run_each` runs them.
+    fn take_hooks(&self, id: &str, c: &Container, point: HookPoint) -> Result<Vec<Hook>> {
+        let cfg_err = |e: libcontainer::config::ConfigError| {
+            RuntimeError::Libcontainer(format!("container {id:?}: saved config: {e}"))
+        };
+        let mut cfg = YoukiConfig::load(&c.root).map_err(cfg_err)?;
+        let Some(hooks) = cfg.hooks.as_mut() else {
+            return Ok(Vec::new());
+        };
+        let taken = match point {
+            HookPoint::Poststart => hooks.poststart().clone(),
+            HookPoint::Poststop => hooks.poststop().clone(),
+        };
+        let taken = taken.unwrap_or_default();
+        if taken.is_empty() {
+            return Ok(taken);
+        }
+        match point {
+            HookPoint::Poststart => hooks.set_poststart(None),
+            HookPoint::Poststop => hooks.set_poststop(None),
+        };
+        cfg.save(&c.root).map_err(cfg_err)?;
+        Ok(taken)
+    }
+
     fn ensure_root(&self) -> Result<()> {
         fs::create_dir_all(&self.root).map_err(|e| RuntimeError::io("create", &self.root, e))
     }
@@ -232,9 +282,14 @@ impl Builtin {
         // in-place view. Without them a private bundle is cheaper: a mount
         // namespace of our own costs a teardown (an RCU grace period) at exit.
         let create_hooks = spec.hooks().as_ref().is_some_and(|h| {
-            [h.prestart(), h.create_runtime(), h.create_container(), h.start_container()]
-                .iter()
-                .any(|v| v.as_ref().is_some_and(|v| !v.is_empty()))
+            [
+                h.prestart(),
+                h.create_runtime(),
+                h.create_container(),
+                h.start_container(),
+            ]
+            .iter()
+            .any(|v| v.as_ref().is_some_and(|v| !v.is_empty()))
         });
         let in_place = adjusted.is_some() && own_mount_ns && create_hooks;
         tracing::debug!("create {id}: bundle checked");
@@ -440,14 +495,10 @@ impl Runtime for Builtin {
                 needed: "created",
             });
         }
-        match c.start() {
-            // The process runs; a failing poststart hook is only a warning (OCI spec).
-            Err(LibcontainerError::Hook(e)) => {
-                tracing::warn!("container {id:?}: poststart hook failed: {e}");
-                Ok(())
-            }
-            other => other.map_err(|e| lc(id, e)),
-        }
+        let poststart = self.take_hooks(id, &c, HookPoint::Poststart)?;
+        c.start().map_err(|e| lc(id, e))?;
+        run_each(id, "poststart", &poststart, &c, Some(&c.root));
+        Ok(())
     }
 
     fn state(&self, id: &str) -> Result<ContainerState> {
@@ -494,13 +545,11 @@ impl Runtime for Builtin {
             self.kill_init_and_wait(id, &mut c)?;
             force = false;
         }
-        match c.delete(force) {
-            // A failing poststop hook is only a warning (OCI spec): finish the delete.
-            Err(LibcontainerError::Hook(e)) => {
-                tracing::warn!("container {id:?}: poststop hook failed: {e}");
-            }
-            other => other.map_err(|e| lc(id, e))?,
-        }
+        let poststop = self
+            .take_hooks(id, &c, HookPoint::Poststop)
+            .unwrap_or_default();
+        c.delete(force).map_err(|e| lc(id, e))?;
+        run_each(id, "poststop", &poststop, &c, None);
         // libcontainer leaves the state directory when the process died under it.
         let _ = fs::remove_dir_all(self.dir(id));
         Ok(())
