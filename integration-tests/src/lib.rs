@@ -32,6 +32,17 @@ pub fn binary() -> &'static Path {
             "podman-rs binary not found at {} (build it first: cargo build -p podman-rs-cli, or set PODMAN_RS_BIN)",
             src.display()
         );
+        // Copies left by earlier test processes that are gone are removed.
+        if let Ok(rd) = std::fs::read_dir(std::env::temp_dir()) {
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if let Some(pid) = name.strip_prefix("podman-rs-it-bin-") {
+                    if !Path::new(&format!("/proc/{pid}")).exists() {
+                        let _ = std::fs::remove_dir_all(e.path());
+                    }
+                }
+            }
+        }
         let dir = std::env::temp_dir().join(format!("podman-rs-it-bin-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("bin dir");
         let dst = dir.join("podman-rs");

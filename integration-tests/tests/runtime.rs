@@ -986,5 +986,7 @@ fn without_a_mount_namespace_the_container_shares_the_callers() {
     assert_eq!(theirs, ours);
     assert_eq!(root.state(&id)["bundle"].as_str(), b.path().to_str());
     root.ok(&["delete", "--force", &id]);
+    // Sharing our mount namespace, the container's root bind mount is ours to remove.
+    let _ = nix::mount::umount2(&b.path().join("rootfs"), nix::mount::MntFlags::MNT_DETACH);
     assert!(root.entries().is_empty(), "{:?}", root.entries());
 }
