@@ -436,23 +436,13 @@ fn a_failing_hook_fails_create_and_leaves_nothing() {
     assert!(root.entries().is_empty(), "{:?}", root.entries());
 }
 
-#[test]
-fn terminal_through_console_socket() {
+/// A console socket receiver: listens at `sock` and hands back the pty master
+/// the runtime sends over SCM_RIGHTS.
+fn console_receiver(sock: &Path) -> std::thread::JoinHandle<std::fs::File> {
     use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
-    use std::io::Read;
     use std::os::fd::FromRawFd;
-    use std::os::unix::net::UnixListener;
-
-    require_root();
-    let root = Root::new();
-    let id = unique("tty");
-    let mut b = Bundle::busybox(&["sh", "-c", "tty; test -t 0 && echo isatty; stty size"]);
-    b.config["process"]["terminal"] = json!(true);
-    b.save();
-    let sockdir = tempfile::tempdir().unwrap();
-    let sock = sockdir.path().join("console.sock");
-    let listener = UnixListener::bind(&sock).unwrap();
-    let receiver = std::thread::spawn(move || {
+    let listener = std::os::unix::net::UnixListener::bind(sock).unwrap();
+    std::thread::spawn(move || {
         let (conn, _) = listener.accept().unwrap();
         let mut buf = [0u8; 4096];
         let mut iov = [std::io::IoSliceMut::new(&mut buf)];
@@ -470,8 +460,40 @@ fn terminal_through_console_socket() {
                 fd = fds.first().copied();
             }
         }
-        fd.expect("no fd received over the console socket")
-    });
+        let fd = fd.expect("no fd received over the console socket");
+        // SAFETY: the descriptor was just received over SCM_RIGHTS and is ours alone.
+        unsafe { std::fs::File::from_raw_fd(fd) }
+    })
+}
+
+/// Reads a pty master until the other side closes (EIO) or `lines` lines came.
+fn read_pty(master: &mut std::fs::File, lines: usize) -> String {
+    use std::io::Read;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        match master.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+        if String::from_utf8_lossy(&out).lines().count() >= lines {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn terminal_through_console_socket() {
+    require_root();
+    let root = Root::new();
+    let id = unique("tty");
+    let mut b = Bundle::busybox(&["sh", "-c", "tty; test -t 0 && echo isatty; stty size"]);
+    b.config["process"]["terminal"] = json!(true);
+    b.save();
+    let sockdir = tempfile::tempdir().unwrap();
+    let sock = sockdir.path().join("console.sock");
+    let receiver = console_receiver(&sock);
     root.ok(&[
         "create",
         "--console-socket",
@@ -480,27 +502,55 @@ fn terminal_through_console_socket() {
         b.path().to_str().unwrap(),
         &id,
     ]);
-    let master = receiver.join().unwrap();
-    // SAFETY: the descriptor was just received over SCM_RIGHTS and is ours alone.
-    let mut master = unsafe { std::fs::File::from_raw_fd(master) };
+    let mut master = receiver.join().unwrap();
     root.ok(&["start", &id]);
-    let mut out = Vec::new();
-    let mut buf = [0u8; 1024];
-    // Read until the container closes its side (EIO) or output is complete.
-    loop {
-        match master.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => out.extend_from_slice(&buf[..n]),
-        }
-        if String::from_utf8_lossy(&out).lines().count() >= 3 {
-            break;
-        }
-    }
-    let s = String::from_utf8_lossy(&out);
+    let s = read_pty(&mut master, 3);
     assert!(s.contains("/dev/pts/"), "{s}");
     assert!(s.contains("isatty"), "{s}");
     root.wait_status(&id, "stopped");
     root.ok(&["delete", &id]);
+}
+
+#[test]
+fn exec_with_tty_and_the_containers_user_by_default() {
+    require_root();
+    let root = Root::new();
+    let id = unique("exectty");
+    let mut b = Bundle::busybox(&["sleep", "600"]);
+    b.config["process"]["user"] = json!({"uid": 65534, "gid": 65534});
+    b.config["process"]["env"] = json!(["PATH=/bin", "FROM_SPEC=yes"]);
+    b.save();
+    root.ok(&["run", "-d", "--bundle", b.path().to_str().unwrap(), &id]);
+    // no --user: the container's user, its env, plus ours
+    let out = root.run(&[
+        "exec",
+        "-e",
+        "EXTRA=1",
+        &id,
+        "sh",
+        "-c",
+        "echo $(id -u) $FROM_SPEC $EXTRA",
+    ]);
+    assert_eq!(text(&out).0, "65534 yes 1\n", "{}", text(&out).1);
+    // --tty through a console socket (detached, as engines call it)
+    let sockdir = tempfile::tempdir().unwrap();
+    let sock = sockdir.path().join("exec.sock");
+    let receiver = console_receiver(&sock);
+    root.ok(&[
+        "exec",
+        "--tty",
+        "--detach",
+        "--console-socket",
+        sock.to_str().unwrap(),
+        &id,
+        "sh",
+        "-c",
+        "tty; echo done",
+    ]);
+    let mut master = receiver.join().unwrap();
+    let s = read_pty(&mut master, 2);
+    assert!(s.contains("/dev/pts/") && s.contains("done"), "{s}");
+    root.ok(&["delete", "-f", &id]);
 }
 
 #[test]

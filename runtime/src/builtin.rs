@@ -1,6 +1,5 @@
 //! The built-in runtime: containers run in-process through youki's `libcontainer`.
 
-use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -565,22 +564,33 @@ impl Runtime for Builtin {
                 needed: "running",
             });
         }
-        if let Some(p) = &opts.process {
-            validate::check_process_file(p)?;
-        } else if opts.args.is_empty() {
-            return Err(RuntimeError::InvalidSpec(
-                "exec: give a command or --process".into(),
-            ));
-        }
-        let env: HashMap<String, String> = opts
-            .env
-            .iter()
-            .filter_map(|kv| {
-                kv.split_once('=')
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-            })
-            .collect();
-        let mut tenant = self
+        // Without --process, the container's own process with the request laid
+        // over it (as runc does), handed to libcontainer as a process file.
+        let generated = match &opts.process {
+            Some(p) => {
+                validate::check_process_file(p)?;
+                None
+            }
+            None if opts.args.is_empty() => {
+                return Err(RuntimeError::InvalidSpec(
+                    "exec: give a command or --process".into(),
+                ))
+            }
+            None => {
+                let process = crate::exec_process::exec_process(
+                    &crate::exec_process::base_process(c.bundle()),
+                    opts,
+                );
+                let path = self
+                    .root
+                    .join(format!(".{id}.exec-{}.json", std::process::id()));
+                let json = serde_json::to_vec(&process)
+                    .map_err(|e| RuntimeError::InvalidSpec(format!("exec process: {e}")))?;
+                fs::write(&path, json).map_err(|e| RuntimeError::io("write", &path, e))?;
+                Some(path)
+            }
+        };
+        let tenant = self
             .builder(
                 id,
                 opts.console_socket.as_ref(),
@@ -589,14 +599,12 @@ impl Runtime for Builtin {
             )?
             .as_tenant()
             .with_detach(opts.detach)
-            .with_cwd(opts.cwd.as_ref())
-            .with_env(env)
-            .with_process(opts.process.as_ref())
-            .with_container_args(opts.args.clone());
-        if let Some((uid, gid)) = opts.user {
-            tenant = tenant.with_user(Some(uid)).with_group(Some(gid));
+            .with_process(generated.as_ref().or(opts.process.as_ref()));
+        let built = tenant.build();
+        if let Some(path) = &generated {
+            let _ = fs::remove_file(path);
         }
-        let pid = tenant.build().map_err(|e| lc(id, e))?;
+        let pid = built.map_err(|e| lc(id, e))?;
         if opts.detach {
             return Ok(None);
         }

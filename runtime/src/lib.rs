@@ -10,6 +10,7 @@
 
 mod builtin;
 pub mod exe_guard;
+mod exec_process;
 mod external;
 pub mod features;
 mod rlimits;
