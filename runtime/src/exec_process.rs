@@ -76,7 +76,7 @@ mod tests {
             Some(&["PATH=/bin".to_string(), "FOO=new".into(), "BAR=1".into()][..])
         );
         assert_eq!(p.user().uid(), 1000, "the container's user by default");
-        assert_eq!(p.terminal(), &Some(true));
+        assert_eq!(p.terminal(), Some(true));
         let opts = ExecOptions {
             args: vec!["id".into()],
             user: Some((0, 0)),
