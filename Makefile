@@ -27,10 +27,11 @@ RELEASE_BIN := $(CARGO_TARGET_DIR)/$(RELEASE_TARGET)/release/podman-rs
 #  golang-github-containers-common  Podman's seccomp.json, compared with ours in the seccomp tests
 #  procps                       ps(1) for `runtime ps`
 #  passwd util-linux            useradd and runuser for the rootless tests
+#  docker-registry skopeo openssl  a registry on loopback, pushing test images to it, its TLS CA
 #  podman crun runc             the oracle engine (it runs containers through podman-rs in a
 #                               test) and the runtimes podman-rs is compared with
 DEB_PKGS := libseccomp-dev pkg-config busybox-static file uidmap golang-github-containers-common \
-            procps passwd util-linux jq podman crun runc
+            procps passwd util-linux jq podman crun runc docker-registry skopeo openssl
 
 .PHONY: all deps host-setup build release demo test unit e2e lint fmt bench
 

@@ -4,6 +4,9 @@
 //! The tests run real containers and so need root (CI runs as root). They do
 //! not skip themselves: without root they fail, saying why.
 
+pub mod images;
+pub mod registry;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;

@@ -16,6 +16,7 @@
 
 mod error;
 pub mod exploded;
+pub mod layers;
 pub mod mountinfo;
 pub mod overlay;
 pub mod sys;
@@ -26,6 +27,10 @@ pub mod xattr;
 
 pub use error::{Error, KernelLog, LayerRole, Result};
 pub use exploded::{exploded_rootfs_overlay, RootfsSpec};
+pub use layers::{
+    chain_id, extract_layer, Compression, ExtractOptions, IdMap, LayerError, LayerInfo, LayerStore,
+    PutLayer,
+};
 pub use mountinfo::{
     is_mounted, mounts_under, parse_mountinfo, read_mountinfo, unmount, unmount_all_under,
     MountInfoEntry, Unmounted,
