@@ -1,1 +1,3 @@
 //! The podman-rs engine: see README.md. Built from the image and container issues on.
+
+pub mod image;

@@ -1,0 +1,12 @@
+//! Images: references (`reference`) and registries.conf handling (`registries`).
+//!
+//! Behaviour follows Podman 4.x / containers-image: see README.md.
+
+pub mod reference;
+pub mod registries;
+
+pub use reference::{Reference, ReferenceError};
+pub use registries::{
+    Endpoint, Mirror, PullFromMirror, PullSource, RegistriesConf, RegistriesError, RegistryConfig,
+    Resolution, ShortNameMode,
+};
