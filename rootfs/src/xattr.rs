@@ -1,29 +1,27 @@
-//! Extended attributes of a path, not following symlinks (l*xattr).
-//! nix 0.29 has no xattr API, hence these small libc wrappers.
+//! Extended attributes of a path, not following symlinks (l*xattr), through
+//! rustix's safe wrappers (nix 0.29 has no xattr API).
 
-use std::ffi::{CString, OsStr, OsString};
+use std::ffi::{OsStr, OsString};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-fn cstr(bytes: &[u8]) -> io::Result<CString> {
-    CString::new(bytes).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL byte in name"))
+use rustix::fs::XattrFlags;
+use rustix::io::Errno;
+
+fn io_err(e: Errno) -> io::Error {
+    io::Error::from_raw_os_error(e.raw_os_error())
 }
 
 /// Returns the names of the extended attributes of `path`.
 pub fn list(path: &Path) -> io::Result<Vec<OsString>> {
-    let c_path = cstr(path.as_os_str().as_bytes())?;
     loop {
-        // SAFETY: c_path is NUL-terminated; a NULL buffer of size 0 only asks for the size.
-        let size = unsafe { libc::llistxattr(c_path.as_ptr(), std::ptr::null_mut(), 0) };
-        let size = usize::try_from(size).map_err(|_| io::Error::last_os_error())?;
+        let size = rustix::fs::llistxattr_query(path).map_err(io_err)?;
         if size == 0 {
             return Ok(Vec::new());
         }
         let mut buf = vec![0u8; size];
-        // SAFETY: buf is valid for writes of buf.len() bytes, the most the kernel writes.
-        let n = unsafe { libc::llistxattr(c_path.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
-        match usize::try_from(n) {
+        match rustix::fs::llistxattr(path, &mut buf[..]) {
             Ok(n) => {
                 buf.truncate(n);
                 return Ok(buf
@@ -32,82 +30,37 @@ pub fn list(path: &Path) -> io::Result<Vec<OsString>> {
                     .map(|name| OsStr::from_bytes(name).to_os_string())
                     .collect());
             }
-            Err(_) => {
-                let err = io::Error::last_os_error();
-                // The list grew between the two calls: ask again.
-                if err.raw_os_error() != Some(libc::ERANGE) {
-                    return Err(err);
-                }
-            }
+            // The list grew between the two calls: ask again.
+            Err(Errno::RANGE) => continue,
+            Err(e) => return Err(io_err(e)),
         }
     }
 }
 
 /// Returns the value of attribute `name` of `path`, or `None` if it has none.
 pub fn get(path: &Path, name: &OsStr) -> io::Result<Option<Vec<u8>>> {
-    let c_path = cstr(path.as_os_str().as_bytes())?;
-    let c_name = cstr(name.as_bytes())?;
     loop {
-        // SAFETY: both strings are NUL-terminated; NULL/0 only asks for the size.
-        let size =
-            unsafe { libc::lgetxattr(c_path.as_ptr(), c_name.as_ptr(), std::ptr::null_mut(), 0) };
-        let size = match usize::try_from(size) {
+        let size = match rustix::fs::lgetxattr_query(path, name) {
             Ok(s) => s,
-            Err(_) => {
-                let err = io::Error::last_os_error();
-                return if err.raw_os_error() == Some(libc::ENODATA) {
-                    Ok(None)
-                } else {
-                    Err(err)
-                };
-            }
+            Err(Errno::NODATA) => return Ok(None),
+            Err(e) => return Err(io_err(e)),
         };
         let mut buf = vec![0u8; size];
-        // SAFETY: buf is valid for writes of buf.len() bytes, the most the kernel writes.
-        let n = unsafe {
-            libc::lgetxattr(
-                c_path.as_ptr(),
-                c_name.as_ptr(),
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-            )
-        };
-        match usize::try_from(n) {
+        match rustix::fs::lgetxattr(path, name, &mut buf[..]) {
             Ok(n) => {
                 buf.truncate(n);
                 return Ok(Some(buf));
             }
-            Err(_) => {
-                let err = io::Error::last_os_error();
-                match err.raw_os_error() {
-                    Some(libc::ERANGE) => continue,
-                    Some(libc::ENODATA) => return Ok(None),
-                    _ => return Err(err),
-                }
-            }
+            Err(Errno::RANGE) => continue,
+            Err(Errno::NODATA) => return Ok(None),
+            Err(e) => return Err(io_err(e)),
         }
     }
 }
 
 /// Sets attribute `name` of `path` to `value` (creating or replacing it).
 pub fn set(path: &Path, name: &OsStr, value: &[u8]) -> io::Result<()> {
-    let c_path = cstr(path.as_os_str().as_bytes())?;
-    let c_name = cstr(name.as_bytes())?;
-    // SAFETY: both strings are NUL-terminated; value is readable for value.len() bytes.
-    let ret = unsafe {
-        libc::lsetxattr(
-            c_path.as_ptr(),
-            c_name.as_ptr(),
-            value.as_ptr().cast(),
-            value.len(),
-            0,
-        )
-    };
-    if ret == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    rustix::fs::lsetxattr(path, name, value, XattrFlags::empty()).map_err(io_err)
 }
 
 #[cfg(test)]
