@@ -1,3 +1,4 @@
 //! The podman-rs engine: see README.md. Built from the image and container issues on.
 
 pub mod image;
+pub mod store;

@@ -4,6 +4,7 @@
 
 pub mod reference;
 pub mod registries;
+pub mod registry;
 
 pub use reference::{Reference, ReferenceError};
 pub use registries::{

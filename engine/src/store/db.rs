@@ -1,0 +1,128 @@
+//! The SQLite database `db.sqlite`: connection settings and schema migrations.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+
+use super::error::{StoreError, StoreResult};
+
+/// How long a statement waits for another connection's write lock.
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Schema migrations; `PRAGMA user_version` is the number applied. Append
+/// only: never edit a migration that has shipped.
+pub(crate) const MIGRATIONS: &[&str] = &[
+    // 1: images, their names, repo@digest references, and the layers and
+    // blobs each image uses (the reference counts of shared layers/blobs).
+    r#"
+    CREATE TABLE images (
+        id                  TEXT PRIMARY KEY,   -- config digest, 64 hex without "sha256:"
+        digest              TEXT NOT NULL,      -- manifest digest "sha256:<hex>"
+        manifest_media_type TEXT NOT NULL,
+        config              TEXT NOT NULL,      -- the config JSON, as in the config blob
+        created             TEXT,               -- config "created" (RFC 3339), if any
+        size                INTEGER NOT NULL,   -- bytes
+        top_layer           TEXT,               -- chain ID of the top layer, NULL if none
+        layers              TEXT NOT NULL,      -- JSON array of chain IDs, base first
+        added               INTEGER NOT NULL    -- unix seconds when first stored
+    );
+    CREATE TABLE names (
+        name     TEXT PRIMARY KEY,              -- "registry/repo:tag", unique
+        image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE
+    );
+    CREATE INDEX names_image ON names(image_id);
+    CREATE TABLE digests (
+        reference TEXT PRIMARY KEY,             -- "registry/repo@sha256:<hex>"
+        image_id  TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE
+    );
+    CREATE INDEX digests_image ON digests(image_id);
+    CREATE TABLE image_layers (
+        image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,              -- 0 = base layer
+        chain_id TEXT NOT NULL,
+        PRIMARY KEY (image_id, position)
+    );
+    CREATE INDEX image_layers_chain ON image_layers(chain_id);
+    CREATE TABLE image_blobs (
+        image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        digest   TEXT NOT NULL,                 -- manifest, config, compressed layers
+        PRIMARY KEY (image_id, digest)
+    );
+    CREATE INDEX image_blobs_digest ON image_blobs(digest);
+    "#,
+];
+
+/// Opens (creating if needed) the database at `path`: WAL journal (readers
+/// never wait for the writer), a busy timeout, foreign keys, and the schema
+/// migrated to the latest version.
+pub(crate) fn open(path: &Path) -> StoreResult<Connection> {
+    let err = |context: &str| {
+        let context = context.to_string();
+        move |source| StoreError::Db {
+            path: path.to_path_buf(),
+            context,
+            source,
+        }
+    };
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(err("opening"))?;
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(err("setting busy timeout"))?;
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+        .map_err(err("enabling WAL"))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        tracing::warn!(db = %path.display(), mode, "SQLite refused WAL journal mode");
+    }
+    // FULL: a committed image record survives a power loss (the blobs it
+    // names are fsynced before the record is written).
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(err("setting synchronous"))?;
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(err("enabling foreign keys"))?;
+    migrate(&conn, path)?;
+    Ok(conn)
+}
+
+fn migrate(conn: &Connection, path: &Path) -> StoreResult<()> {
+    let err = |context: &'static str| {
+        move |source| StoreError::Db {
+            path: path.to_path_buf(),
+            context: context.to_string(),
+            source,
+        }
+    };
+    // IMMEDIATE: two processes opening a fresh store serialize here, and the
+    // second sees the first's user_version.
+    let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)
+        .map_err(err("starting migration"))?;
+    let version: i64 = tx
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(err("reading user_version"))?;
+    let latest = MIGRATIONS.len() as i64;
+    if version > latest {
+        return Err(StoreError::SchemaTooNew {
+            path: path.to_path_buf(),
+            found: version,
+            supported: latest,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        tx.execute_batch(sql).map_err(|source| StoreError::Db {
+            path: path.to_path_buf(),
+            context: format!("applying migration {}", i + 1),
+            source,
+        })?;
+    }
+    if version < latest {
+        tx.pragma_update(None, "user_version", latest)
+            .map_err(err("writing user_version"))?;
+    }
+    tx.commit().map_err(err("committing migration"))
+}
