@@ -2,6 +2,7 @@
 //!
 //! One module per noun, one function per verb, as Podman lays out cmd/podman.
 
+mod image;
 mod logging;
 mod runtime;
 
@@ -18,6 +19,15 @@ struct Cli {
     /// Log messages at and above this level: trace, debug, info, warn, error.
     #[arg(long, global = true, default_value = "warn", value_name = "LEVEL")]
     log_level: String,
+    /// Path to the root directory in which data, including images, is stored
+    #[arg(long, value_name = "DIR")]
+    root: Option<std::path::PathBuf>,
+    /// Path to the 'run directory' where all state information is stored
+    #[arg(long, value_name = "DIR")]
+    runroot: Option<std::path::PathBuf>,
+    /// Select which storage driver is used to manage storage of images and containers
+    #[arg(long, value_name = "DRIVER", value_parser = ["overlay", "vfs"])]
+    storage_driver: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -26,6 +36,18 @@ struct Cli {
 enum Command {
     /// The OCI runtime (runc/crun-compatible command line)
     Runtime(runtime::RuntimeCli),
+    /// Manage images
+    Image(image::ImageCli),
+    /// List images in local storage
+    Images(image::ListArgs),
+    /// Pull an image from a registry
+    Pull(image::PullArgs),
+    /// Add an additional name to a local image
+    Tag(image::TagArgs),
+    /// Remove a name from a local image
+    Untag(image::UntagArgs),
+    /// Remove one or more images from local storage
+    Rmi(image::RmiArgs),
 }
 
 fn main() -> ExitCode {
@@ -63,7 +85,22 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    let defaults = podman_rs_engine::interface::StorageOptions::default();
+    let storage = podman_rs_engine::interface::StorageOptions {
+        root: cli.root.unwrap_or(defaults.root),
+        runroot: cli.runroot.unwrap_or(defaults.runroot),
+        driver: cli.storage_driver.unwrap_or(defaults.driver),
+    };
+    if !matches!(cli.command, Command::Runtime(_)) {
+        logging::init(&cli.log_level, None, logging::LogFormat::Text);
+    }
     match cli.command {
         Command::Runtime(rt) => runtime::main(rt, &cli.log_level),
+        Command::Image(c) => image::main(c, &storage),
+        Command::Images(a) => image::list(a, &storage),
+        Command::Pull(a) => image::pull(a, &storage),
+        Command::Tag(a) => image::tag(a, &storage),
+        Command::Untag(a) => image::untag(a, &storage),
+        Command::Rmi(a) => image::rmi(a, &storage),
     }
 }

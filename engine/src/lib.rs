@@ -1,4 +1,5 @@
 //! The podman-rs engine: see README.md. Built from the image and container issues on.
 
 pub mod image;
+pub mod interface;
 pub mod store;

@@ -2,6 +2,8 @@
 //!
 //! Behaviour follows Podman 4.x / containers-image: see README.md.
 
+pub mod archive;
+pub mod pull;
 pub mod reference;
 pub mod registries;
 pub mod registry;

@@ -1,0 +1,696 @@
+//! `podman-rs pull | images | image … | tag | untag | rmi`: the image verbs,
+//! one function each, all through the engine interface
+//! ([`podman_rs_engine::interface::ImageEngine`]).
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Args, Subcommand};
+use podman_rs_engine::interface::{
+    EngineError, ImageEngine, ImageSummary, ListOptions, LocalEngine, PullOptions, StorageOptions,
+};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::EXIT_ENGINE;
+
+/// `podman-rs image …`
+#[derive(Args, Debug)]
+pub struct ImageCli {
+    #[command(subcommand)]
+    verb: ImageVerb,
+}
+
+#[derive(Subcommand, Debug)]
+enum ImageVerb {
+    /// List images in local storage
+    #[command(visible_alias = "list")]
+    Ls(ListArgs),
+    /// Display the configuration of an image
+    Inspect(InspectArgs),
+    /// Check if an image exists in local storage
+    Exists { image: String },
+    /// Pull an image from a registry
+    Pull(PullArgs),
+    /// Add an additional name to a local image
+    Tag(TagArgs),
+    /// Remove a name from a local image
+    Untag(UntagArgs),
+    /// Remove one or more images from local storage
+    Rm(RmiArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct PullArgs {
+    /// Image reference
+    name: String,
+    /// Suppress output information when pulling images
+    #[arg(short, long)]
+    quiet: bool,
+    /// Require HTTPS and verify certificates when contacting registries
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    tls_verify: Option<bool>,
+    /// Directory with certificates (*.crt) for the registry
+    #[arg(long, value_name = "DIR")]
+    cert_dir: Option<PathBuf>,
+    /// Credentials (USERNAME:PASSWORD) to use for authenticating to a registry
+    #[arg(long, value_name = "USER:PASS")]
+    creds: Option<String>,
+    /// Specify the platform for selecting the image (OS/ARCH[/VARIANT])
+    #[arg(long, value_name = "OS/ARCH")]
+    platform: Option<String>,
+    /// Use ARCH instead of the architecture of the machine
+    #[arg(long)]
+    arch: Option<String>,
+    /// Use OS instead of the running OS
+    #[arg(long)]
+    os: Option<String>,
+    /// Use VARIANT instead of the running architecture variant
+    #[arg(long)]
+    variant: Option<String>,
+    /// Pull all tagged images in the repository
+    #[arg(short, long)]
+    all_tags: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    /// Show all images (default hides intermediate images)
+    #[arg(short, long)]
+    all: bool,
+    /// Display only image IDs
+    #[arg(short, long)]
+    quiet: bool,
+    /// Do not truncate output
+    #[arg(long)]
+    no_trunc: bool,
+    /// Show digests
+    #[arg(long)]
+    digests: bool,
+    /// Change the output format to JSON or a Go template
+    #[arg(long)]
+    format: Option<String>,
+    /// Show no column headings
+    #[arg(short, long)]
+    noheading: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    /// Format the output using the given Go template
+    #[arg(short, long)]
+    format: Option<String>,
+    #[arg(required = true)]
+    images: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct TagArgs {
+    image: String,
+    #[arg(required = true)]
+    names: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct UntagArgs {
+    image: String,
+    names: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct RmiArgs {
+    /// Force removal of the image (and of all its names)
+    #[arg(short, long)]
+    force: bool,
+    #[arg(required = true)]
+    images: Vec<String>,
+}
+
+/// Prints `Error: …` and returns Podman's 125.
+fn fail(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("Error: {e}");
+    ExitCode::from(EXIT_ENGINE)
+}
+
+fn open(storage: &StorageOptions) -> Result<LocalEngine, ExitCode> {
+    LocalEngine::open(storage.clone()).map_err(fail)
+}
+
+/// `podman-rs image VERB`
+pub fn main(cli: ImageCli, storage: &StorageOptions) -> ExitCode {
+    match cli.verb {
+        ImageVerb::Ls(a) => list(a, storage),
+        ImageVerb::Inspect(a) => inspect(a, storage),
+        ImageVerb::Exists { image } => exists(&image, storage),
+        ImageVerb::Pull(a) => pull(a, storage),
+        ImageVerb::Tag(a) => tag(a, storage),
+        ImageVerb::Untag(a) => untag(a, storage),
+        ImageVerb::Rm(a) => rmi(a, storage),
+    }
+}
+
+fn pull_options(a: &PullArgs) -> Result<PullOptions> {
+    let creds = match &a.creds {
+        None => None,
+        Some(c) => {
+            let (u, p) = c
+                .split_once(':')
+                .ok_or_else(|| anyhow!("--creds {c:?}: expected USERNAME:PASSWORD"))?;
+            if u.is_empty() {
+                bail!("--creds: username can't be empty");
+            }
+            Some((u.to_string(), p.to_string()))
+        }
+    };
+    let (mut os, mut arch, mut variant) = (a.os.clone(), a.arch.clone(), a.variant.clone());
+    if let Some(p) = &a.platform {
+        if a.os.is_some() || a.arch.is_some() {
+            bail!("--platform option can not be specified with --arch or --os");
+        }
+        let parts: Vec<&str> = p.split('/').collect();
+        if parts.len() < 2 || parts.len() > 3 || parts.iter().any(|s| s.is_empty()) {
+            bail!("invalid platform syntax for --platform={p:?}: use OS/ARCH[/VARIANT]");
+        }
+        os = Some(parts[0].to_string());
+        arch = Some(parts[1].to_string());
+        variant = parts.get(2).map(|v| v.to_string()).or(variant);
+    }
+    Ok(PullOptions {
+        name: a.name.clone(),
+        all_tags: a.all_tags,
+        tls_verify: a.tls_verify,
+        cert_dir: a.cert_dir.clone(),
+        creds,
+        os,
+        arch,
+        variant,
+        quiet: a.quiet,
+    })
+}
+
+/// `podman-rs pull NAME`: progress on stderr, the image ID on stdout.
+pub fn pull(a: PullArgs, storage: &StorageOptions) -> ExitCode {
+    let opts = match pull_options(&a) {
+        Ok(o) => o,
+        Err(e) => return fail(e),
+    };
+    let engine = match open(storage) {
+        Ok(e) => e,
+        Err(c) => return c,
+    };
+    match engine.pull(&opts) {
+        Ok(images) => {
+            for i in images {
+                println!("{}", i.id);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
+/// One row of `podman images` (Podman's `imageReporter`).
+struct Row {
+    repository: String,
+    tag: String,
+    digest: String,
+    summary: ImageSummary,
+}
+
+fn rows(images: &[ImageSummary]) -> Vec<Row> {
+    let mut out = Vec::new();
+    for img in images {
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        for n in &img.names {
+            match n.rsplit_once(':').filter(|(_, t)| !t.contains('/')) {
+                Some((r, t)) => pairs.push((r.to_string(), t.to_string())),
+                None => pairs.push((n.clone(), "<none>".into())),
+            }
+        }
+        if pairs.is_empty() {
+            for d in &img.repo_digests {
+                if let Some((r, _)) = d.split_once('@') {
+                    if !pairs.iter().any(|(pr, _)| pr == r) {
+                        pairs.push((r.to_string(), "<none>".into()));
+                    }
+                }
+            }
+        }
+        if pairs.is_empty() {
+            pairs.push(("<none>".into(), "<none>".into()));
+        }
+        for (repository, tag) in pairs {
+            out.push(Row {
+                repository,
+                tag,
+                digest: img.digest.clone(),
+                summary: img.clone(),
+            });
+        }
+    }
+    out
+}
+
+/// go-units `HumanDuration`.
+pub fn human_duration(secs: i64) -> String {
+    let s = secs.max(0);
+    let (minutes, hours) = (s / 60, s / 3600);
+    if s < 1 {
+        "Less than a second".into()
+    } else if s == 1 {
+        "1 second".into()
+    } else if s < 60 {
+        format!("{s} seconds")
+    } else if minutes == 1 {
+        "About a minute".into()
+    } else if minutes < 60 {
+        format!("{minutes} minutes")
+    } else if hours == 1 {
+        "About an hour".into()
+    } else if hours < 48 {
+        format!("{hours} hours")
+    } else if hours < 24 * 7 * 2 {
+        format!("{} days", hours / 24)
+    } else if hours < 24 * 30 * 2 {
+        format!("{} weeks", hours / 24 / 7)
+    } else if hours < 24 * 365 * 2 {
+        format!("{} months", hours / 24 / 30)
+    } else {
+        format!("{} years", hours / 24 / 365)
+    }
+}
+
+/// go-units `HumanSizeWithPrecision(size, 3)`: decimal units, `%.3g`.
+pub fn human_size(size: u64) -> String {
+    const UNITS: [&str; 9] = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
+    let mut v = size as f64;
+    let mut i = 0;
+    while v >= 1000.0 && i < UNITS.len() - 1 {
+        v /= 1000.0;
+        i += 1;
+    }
+    format!("{} {}", format_g3(v), UNITS[i])
+}
+
+/// C's `%.3g` for 0 <= v < 1000.
+fn format_g3(v: f64) -> String {
+    if v == 0.0 {
+        return "0".into();
+    }
+    let digits = v.abs().log10().floor() as i32 + 1;
+    let decimals = (3 - digits).max(0) as usize;
+    let mut s = format!("{v:.decimals$}");
+    // Rounding may carry into a new digit (999.5 → "1000"): fine for sizes.
+    if s.contains('.') {
+        s = s.trim_end_matches('0').trim_end_matches('.').to_string();
+    }
+    s
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+fn short_id(id: &str, no_trunc: bool) -> String {
+    if no_trunc {
+        format!("sha256:{id}")
+    } else {
+        id.chars().take(12).collect()
+    }
+}
+
+/// Podman's tabwriter (minwidth 12, padding 2): every column but the last
+/// is padded to its widest cell + 2, at least 12.
+fn table(rows: &[Vec<String>]) -> String {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let mut widths = vec![0; cols];
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            widths[i] = widths[i].max(c.chars().count() + 2).max(12);
+        }
+    }
+    let mut out = String::new();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            if i + 1 == r.len() {
+                out.push_str(c);
+            } else {
+                out.push_str(c);
+                out.push_str(&" ".repeat(widths[i] - c.chars().count()));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// serde_json → gtmpl, objects as struct-like objects (`.Field` access).
+fn to_gtmpl(v: &Value) -> gtmpl::Value {
+    match v {
+        Value::Null => gtmpl::Value::Nil,
+        Value::Bool(b) => gtmpl::Value::Bool(*b),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                gtmpl::Value::from(i)
+            } else if let Some(u) = n.as_u64() {
+                gtmpl::Value::from(u)
+            } else {
+                gtmpl::Value::from(n.as_f64().unwrap_or(0.0))
+            }
+        }
+        Value::String(s) => gtmpl::Value::String(s.clone()),
+        Value::Array(a) => gtmpl::Value::Array(a.iter().map(to_gtmpl).collect()),
+        Value::Object(o) => gtmpl::Value::Object(
+            o.iter()
+                .map(|(k, v)| (k.clone(), to_gtmpl(v)))
+                .collect::<HashMap<_, _>>(),
+        ),
+    }
+}
+
+/// Renders a Go template on `data`; adds the newline Podman adds.
+fn render(template: &str, data: &Value) -> Result<String> {
+    let mut t = gtmpl::Template::default();
+    t.add_func("json", json_func);
+    t.parse(template)
+        .map_err(|e| anyhow!("template parsing error: {e}"))?;
+    let ctx = gtmpl::Context::from(to_gtmpl(data));
+    let mut s = t.render(&ctx).map_err(|e| anyhow!("template: {e}"))?;
+    if !s.ends_with('\n') {
+        s.push('\n');
+    }
+    Ok(s)
+}
+
+/// `{{json .X}}`
+fn json_func(args: &[gtmpl::Value]) -> Result<gtmpl::Value, gtmpl::FuncError> {
+    fn back(v: &gtmpl::Value) -> Value {
+        match v {
+            gtmpl::Value::NoValue | gtmpl::Value::Nil | gtmpl::Value::Function(_) => Value::Null,
+            gtmpl::Value::Bool(b) => Value::Bool(*b),
+            gtmpl::Value::String(s) => Value::String(s.clone()),
+            gtmpl::Value::Number(n) => serde_json::from_str(&n.to_string()).unwrap_or(Value::Null),
+            gtmpl::Value::Array(a) => Value::Array(a.iter().map(back).collect()),
+            gtmpl::Value::Object(o) | gtmpl::Value::Map(o) => Value::Object(
+                o.iter()
+                    .map(|(k, v)| (k.clone(), back(v)))
+                    .collect::<BTreeMap<_, _>>()
+                    .into_iter()
+                    .collect(),
+            ),
+        }
+    }
+    let v = args.first().map(back).unwrap_or(Value::Null);
+    Ok(gtmpl::Value::String(v.to_string()))
+}
+
+/// JSON with Go's `MarshalIndent(v, "", indent)` layout.
+fn to_json_indent<T: Serialize>(v: &T, indent: &str) -> Result<String> {
+    let mut buf = Vec::new();
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(indent.as_bytes());
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
+    v.serialize(&mut ser).context("encoding JSON")?;
+    Ok(String::from_utf8(buf)?)
+}
+
+/// The fields of a `podman images --format` template for one row.
+fn row_value(r: &Row, no_trunc: bool) -> Value {
+    let s = &r.summary;
+    let since = human_duration(now() - s.created) + " ago";
+    // Go's time.Time String() (in UTC).
+    let created_at = chrono::DateTime::from_timestamp(s.created, 0)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S +0000 UTC").to_string())
+        .unwrap_or_default();
+    serde_json::json!({
+        "Repository": r.repository,
+        "Tag": r.tag,
+        "ID": short_id(&s.id, no_trunc),
+        "Id": s.id,
+        "Digest": r.digest,
+        "Created": since,
+        "CreatedSince": since,
+        "CreatedAt": created_at,
+        "CreatedTime": created_at,
+        "Size": human_size(s.size),
+        "VirtualSize": human_size(s.virtual_size),
+        "SharedSize": human_size(s.shared_size),
+        "Containers": s.containers,
+        "Names": s.names,
+        "History": s.history.join(", "),
+        "Labels": s.labels,
+        "Dangling": s.names.is_empty(),
+        "ReadOnly": false,
+        "IsReadOnly": false,
+    })
+}
+
+/// `table {{.X}}\t{{.Y}}` headers, as Podman names them.
+fn header_for(field: &str) -> String {
+    match field {
+        "ID" | "Id" => "IMAGE ID".into(),
+        "CreatedSince" | "Created" => "CREATED".into(),
+        "CreatedAt" | "CreatedTime" => "CREATED AT".into(),
+        "VirtualSize" => "VIRTUAL SIZE".into(),
+        "SharedSize" => "SHARED SIZE".into(),
+        "ReadOnly" | "IsReadOnly" => "R/O".into(),
+        other => other.to_uppercase(),
+    }
+}
+
+/// `podman-rs images`
+pub fn list(a: ListArgs, storage: &StorageOptions) -> ExitCode {
+    let engine = match open(storage) {
+        Ok(e) => e,
+        Err(c) => return c,
+    };
+    let mut images = match engine.list(&ListOptions { all: a.all }) {
+        Ok(i) => i,
+        Err(e) => return fail(e),
+    };
+    images.sort_by_key(|i| std::cmp::Reverse(i.created));
+    match list_output(&a, &images) {
+        Ok(s) => {
+            print!("{s}");
+            let _ = std::io::stdout().flush();
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
+fn list_output(a: &ListArgs, images: &[ImageSummary]) -> Result<String> {
+    if a.quiet {
+        let mut seen = Vec::new();
+        for i in images {
+            let id = short_id(&i.id, a.no_trunc);
+            if !seen.contains(&id) {
+                seen.push(id);
+            }
+        }
+        return Ok(seen.iter().map(|s| format!("{s}\n")).collect());
+    }
+    let rows = rows(images);
+    match a.format.as_deref() {
+        Some("json") => Ok(to_json_indent(&images, "    ")? + "\n"),
+        Some(f) if !f.starts_with("table") => {
+            let mut out = String::new();
+            for r in &rows {
+                out.push_str(&render(f, &row_value(r, a.no_trunc))?);
+            }
+            Ok(out)
+        }
+        Some(f) => {
+            // "table {{.A}}\t{{.B}}": a header row, then tab-separated cells.
+            let body = f.trim_start_matches("table").trim_start();
+            let fields: Vec<String> = body
+                .split("{{")
+                .skip(1)
+                .filter_map(|p| p.split("}}").next())
+                .map(|p| p.trim().trim_start_matches('.').to_string())
+                .collect();
+            let mut table_rows = Vec::new();
+            if !a.noheading {
+                table_rows.push(fields.iter().map(|f| header_for(f)).collect());
+            }
+            for r in &rows {
+                let line = render(body, &row_value(r, a.no_trunc))?;
+                table_rows.push(
+                    line.trim_end_matches('\n')
+                        .split('\t')
+                        .map(str::to_string)
+                        .collect(),
+                );
+            }
+            Ok(table(&table_rows))
+        }
+        None => {
+            let mut header = vec!["REPOSITORY".to_string(), "TAG".into()];
+            if a.digests {
+                header.push("DIGEST".into());
+            }
+            header.extend(["IMAGE ID".into(), "CREATED".into(), "SIZE".into()]);
+            let mut table_rows = Vec::new();
+            if !a.noheading {
+                table_rows.push(header);
+            }
+            for r in &rows {
+                let v = row_value(r, a.no_trunc);
+                let mut cells = vec![r.repository.clone(), r.tag.clone()];
+                if a.digests {
+                    cells.push(r.digest.clone());
+                }
+                for k in ["ID", "Created", "Size"] {
+                    cells.push(v[k].as_str().unwrap_or_default().to_string());
+                }
+                table_rows.push(cells);
+            }
+            Ok(table(&table_rows))
+        }
+    }
+}
+
+/// `podman-rs image inspect NAME…`: a JSON array (Podman's 5-space indent)
+/// or one rendered template per image; missing images make it fail (125).
+pub fn inspect(a: InspectArgs, storage: &StorageOptions) -> ExitCode {
+    let engine = match open(storage) {
+        Ok(e) => e,
+        Err(c) => return c,
+    };
+    let mut found = Vec::new();
+    let mut errors: Vec<EngineError> = Vec::new();
+    for r in engine.inspect(&a.images) {
+        match r {
+            Ok(i) => found.push(i),
+            Err(e) => errors.push(e),
+        }
+    }
+    let out = match a.format.as_deref() {
+        None | Some("json") => to_json_indent(&found, "     ").map(|s| s + "\n"),
+        Some(f) => found
+            .iter()
+            .map(|i| render(f, &serde_json::to_value(i).unwrap_or(Value::Null)))
+            .collect::<Result<String>>(),
+    };
+    match out {
+        Ok(s) => print!("{s}"),
+        Err(e) => return fail(e),
+    }
+    if let Some((last, rest)) = errors.split_last() {
+        for e in rest {
+            eprintln!("Error: inspecting object: {e}");
+        }
+        return fail(format!("inspecting object: {last}"));
+    }
+    ExitCode::SUCCESS
+}
+
+/// `podman-rs image exists NAME`: exit 0 if present, 1 if not.
+pub fn exists(image: &str, storage: &StorageOptions) -> ExitCode {
+    let engine = match open(storage) {
+        Ok(e) => e,
+        Err(c) => return c,
+    };
+    match engine.exists(image) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => fail(e),
+    }
+}
+
+/// `podman-rs tag IMAGE NAME…`
+pub fn tag(a: TagArgs, storage: &StorageOptions) -> ExitCode {
+    let engine = match open(storage) {
+        Ok(e) => e,
+        Err(c) => return c,
+    };
+    match engine.tag(&a.image, &a.names) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
+}
+
+/// `podman-rs untag IMAGE [NAME…]` (no name: all of them)
+pub fn untag(a: UntagArgs, storage: &StorageOptions) -> ExitCode {
+    let engine = match open(storage) {
+        Ok(e) => e,
+        Err(c) => return c,
+    };
+    match engine.untag(&a.image, &a.names) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
+}
+
+/// `podman-rs rmi [-f] IMAGE…`: "Untagged:"/"Deleted:" lines; exit 1 when
+/// an image is not known, 125 for other errors (as Podman).
+pub fn rmi(a: RmiArgs, storage: &StorageOptions) -> ExitCode {
+    let engine = match open(storage) {
+        Ok(e) => e,
+        Err(c) => return c,
+    };
+    let report = engine.remove(&a.images, a.force);
+    for u in &report.untagged {
+        println!("Untagged: {u}");
+    }
+    for d in &report.deleted {
+        println!("Deleted: {d}");
+    }
+    let Some((last, rest)) = report.errors.split_last() else {
+        return ExitCode::SUCCESS;
+    };
+    for e in rest {
+        eprintln!("Error: {e}");
+    }
+    eprintln!("Error: {last}");
+    if report.errors.iter().all(EngineError::is_not_known) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::from(EXIT_ENGINE)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_durations_read_like_podman() {
+        assert_eq!(human_size(2_128_658), "2.13 MB");
+        assert_eq!(human_size(0), "0 B");
+        assert_eq!(human_size(999), "999 B");
+        assert_eq!(human_size(1_000), "1 kB");
+        assert_eq!(human_size(12_340), "12.3 kB");
+        assert_eq!(human_duration(90), "About a minute");
+        assert_eq!(human_duration(3 * 365 * 86400), "3 years");
+        assert_eq!(human_duration(10 * 86400), "10 days");
+    }
+
+    #[test]
+    fn table_pads_like_podmans_tabwriter() {
+        let t = table(&[
+            vec!["REPOSITORY".into(), "TAG".into(), "SIZE".into()],
+            vec![
+                "127.0.0.1:40977/busybox".into(),
+                "latest".into(),
+                "2.13 MB".into(),
+            ],
+        ]);
+        assert_eq!(
+            t,
+            "REPOSITORY               TAG         SIZE\n127.0.0.1:40977/busybox  latest      2.13 MB\n"
+        );
+    }
+
+    #[test]
+    fn go_templates_render() {
+        let v = serde_json::json!({"Repository": "r", "Tag": "t", "ID": "abc", "Config": {"Cmd": ["sh"]}});
+        assert_eq!(
+            render("{{.Repository}}:{{.Tag}} {{.ID}}", &v).unwrap(),
+            "r:t abc\n"
+        );
+        assert_eq!(render("{{json .Config.Cmd}}", &v).unwrap(), "[\"sh\"]\n");
+    }
+}

@@ -1,0 +1,650 @@
+//! The engine interface: what the CLI (and later the REST server and the
+//! remote client) call, as Podman's `pkg/domain/entities.ImageEngine`.
+//!
+//! [`LocalEngine`] implements it in-process over [`crate::store::Store`]
+//! (Podman's "ABI" engine); a REST client will implement the same trait.
+//! The report types serialize to Podman's JSON shapes (`podman images
+//! --format json`, `podman image inspect`).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::image::pull::{self, PullError, PullRequest};
+use crate::image::reference::is_hex_identifier;
+use crate::image::{Reference, ReferenceError, RegistriesConf};
+use crate::store::{Image, Store, StoreError, DEFAULT_ROOT};
+
+/// Default run state root (rootful).
+pub const DEFAULT_RUNROOT: &str = "/run/podman-rs";
+
+/// Where and how the engine stores things (`--root`, `--runroot`, `--storage-driver`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageOptions {
+    pub root: PathBuf,
+    pub runroot: PathBuf,
+    /// `overlay` or `vfs`: recorded only for now (layers are stored the same
+    /// way; the driver matters when container root filesystems are mounted).
+    pub driver: String,
+}
+
+impl Default for StorageOptions {
+    fn default() -> Self {
+        StorageOptions {
+            root: PathBuf::from(DEFAULT_ROOT),
+            runroot: PathBuf::from(DEFAULT_RUNROOT),
+            driver: "overlay".into(),
+        }
+    }
+}
+
+/// `podman pull` options (`entities.ImagePullOptions`).
+#[derive(Debug, Clone, Default)]
+pub struct PullOptions {
+    /// The reference to pull (short names are resolved through registries.conf).
+    pub name: String,
+    pub all_tags: bool,
+    /// `--tls-verify`; `None`: registries.conf decides.
+    pub tls_verify: Option<bool>,
+    pub cert_dir: Option<PathBuf>,
+    /// `--creds user:pass`.
+    pub creds: Option<(String, String)>,
+    pub os: Option<String>,
+    pub arch: Option<String>,
+    pub variant: Option<String>,
+    /// No progress on stderr.
+    pub quiet: bool,
+}
+
+/// `podman images` options.
+#[derive(Debug, Clone, Default)]
+pub struct ListOptions {
+    /// `-a`: also intermediate images (there are none yet: pulled images only).
+    pub all: bool,
+}
+
+/// One image of `podman images` (`entities.ImageSummary`, Podman's JSON keys).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct ImageSummary {
+    #[serde(rename = "Id")]
+    pub id: String,
+    pub parent_id: String,
+    /// Podman 4.3.1's local engine leaves this null in `images --format json`.
+    pub repo_tags: Option<Vec<String>>,
+    pub repo_digests: Vec<String>,
+    pub size: u64,
+    pub shared_size: u64,
+    pub virtual_size: u64,
+    pub labels: Option<BTreeMap<String, String>>,
+    pub containers: u64,
+    pub names: Vec<String>,
+    pub digest: String,
+    pub history: Vec<String>,
+    /// Unix seconds.
+    pub created: i64,
+    #[serde(rename = "CreatedAt")]
+    pub created_at: String,
+}
+
+/// `RootFS` of `podman image inspect`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RootFs {
+    #[serde(rename = "Type")]
+    pub kind: String,
+    #[serde(rename = "Layers")]
+    pub layers: Vec<String>,
+}
+
+/// `GraphDriver` of `podman image inspect`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct GraphDriver {
+    #[serde(rename = "Name")]
+    pub name: String,
+    #[serde(rename = "Data")]
+    pub data: Option<BTreeMap<String, String>>,
+}
+
+/// `podman image inspect` of one image (`inspect.ImageData`, main fields).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct ImageInspect {
+    #[serde(rename = "Id")]
+    pub id: String,
+    pub digest: String,
+    pub repo_tags: Vec<String>,
+    pub repo_digests: Vec<String>,
+    pub parent: String,
+    pub comment: String,
+    pub created: Option<String>,
+    pub config: Value,
+    pub version: String,
+    pub author: String,
+    pub architecture: String,
+    pub os: String,
+    pub size: u64,
+    pub virtual_size: u64,
+    pub graph_driver: GraphDriver,
+    #[serde(rename = "RootFS")]
+    pub root_fs: RootFs,
+    pub labels: Option<BTreeMap<String, String>>,
+    pub annotations: BTreeMap<String, String>,
+    pub manifest_type: String,
+    pub user: String,
+    pub history: Vec<Value>,
+    pub names_history: Vec<String>,
+}
+
+/// The outcome of [`ImageEngine::remove`] (`podman rmi`).
+#[derive(Debug, Default)]
+pub struct RemoveReport {
+    /// Names removed, in order.
+    pub untagged: Vec<String>,
+    /// Image IDs deleted.
+    pub deleted: Vec<String>,
+    /// One error per name that failed.
+    pub errors: Vec<EngineError>,
+}
+
+/// Engine errors; the messages are Podman's.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// No image matches (Podman: "NAME: image not known").
+    #[error("{0}: image not known")]
+    ImageNotKnown(String),
+    /// `untag` of a name the image does not have.
+    #[error("{0}: tag not known")]
+    TagNotKnown(String),
+    /// `rmi` by ID of an image with several names, without `--force`.
+    #[error("unable to delete image {id:?} by ID with more than one tag ([{}]): please force removal", .names.join(" "))]
+    MustForce { id: String, names: Vec<String> },
+    #[error("invalid reference format: {0}")]
+    InvalidReference(String),
+    #[error(transparent)]
+    Pull(Box<PullError>),
+    #[error(transparent)]
+    Store(Box<StoreError>),
+}
+
+impl EngineError {
+    /// True when the error says an image does not exist.
+    pub fn is_not_known(&self) -> bool {
+        matches!(self, EngineError::ImageNotKnown(_))
+    }
+}
+
+impl From<PullError> for EngineError {
+    fn from(e: PullError) -> Self {
+        EngineError::Pull(Box::new(e))
+    }
+}
+
+impl From<StoreError> for EngineError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::ImageNotFound(name) => EngineError::ImageNotKnown(name),
+            StoreError::TagNotKnown { name, .. } => EngineError::TagNotKnown(name),
+            StoreError::InvalidName { source, .. } => reference_error(source),
+            other => EngineError::Store(Box::new(other)),
+        }
+    }
+}
+
+fn reference_error(e: ReferenceError) -> EngineError {
+    let text = e.to_string();
+    let text = text
+        .strip_prefix("invalid reference format: ")
+        .or_else(|| text.strip_prefix("invalid reference format"))
+        .unwrap_or(&text)
+        .to_string();
+    EngineError::InvalidReference(text)
+}
+
+/// Result alias of the engine interface.
+pub type EngineResult<T> = Result<T, EngineError>;
+
+/// The image half of the engine interface (Podman's `entities.ImageEngine`).
+pub trait ImageEngine {
+    /// Pulls an image; returns the stored image(s) (one unless `all_tags`).
+    fn pull(&self, opts: &PullOptions) -> EngineResult<Vec<ImageSummary>>;
+    /// Lists images, most recently added first.
+    fn list(&self, opts: &ListOptions) -> EngineResult<Vec<ImageSummary>>;
+    /// Inspects each name; one result per name, in order.
+    fn inspect(&self, names: &[String]) -> Vec<EngineResult<ImageInspect>>;
+    /// Adds each of `new_names` to the image `name`.
+    fn tag(&self, name: &str, new_names: &[String]) -> EngineResult<()>;
+    /// Removes `tags` from the image `name` (all its names if empty).
+    fn untag(&self, name: &str, tags: &[String]) -> EngineResult<()>;
+    /// Removes images, or only the name given when the image has others
+    /// (unless `force`), as `podman rmi`.
+    fn remove(&self, names: &[String], force: bool) -> RemoveReport;
+    /// Whether an image matches `name`.
+    fn exists(&self, name: &str) -> EngineResult<bool>;
+}
+
+/// The in-process engine over the local store.
+#[derive(Debug)]
+pub struct LocalEngine {
+    storage: StorageOptions,
+    store: Store,
+    registries: Option<RegistriesConf>,
+}
+
+impl LocalEngine {
+    /// Opens (creating if needed) the store under `storage.root`.
+    pub fn open(storage: StorageOptions) -> EngineResult<LocalEngine> {
+        let store = open_store(&storage.root)?;
+        // A broken registries.conf only matters to pulls (which report it).
+        let registries = RegistriesConf::load().ok();
+        Ok(LocalEngine {
+            storage,
+            store,
+            registries,
+        })
+    }
+
+    pub fn storage(&self) -> &StorageOptions {
+        &self.storage
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn search_registries(&self) -> Vec<String> {
+        self.registries
+            .as_ref()
+            .map(|r| r.unqualified_search_registries().to_vec())
+            .unwrap_or_default()
+    }
+
+    fn lookup(&self, name: &str) -> EngineResult<Image> {
+        Ok(self.store.lookup_image(name, &self.search_registries())?)
+    }
+}
+
+/// [`Store::open`], retried while another process holds the new database
+/// locked (two first commands at once both switch it to WAL mode, and that
+/// pragma does not wait for the busy timeout).
+fn open_store(root: &std::path::Path) -> Result<Store, StoreError> {
+    let mut tries = 0;
+    loop {
+        match Store::open(root) {
+            Err(StoreError::Db { source, .. })
+                if tries < 100
+                    && source.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) =>
+            {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// `sha256:<hex>` → `<hex>`.
+fn strip_algo(s: &str) -> &str {
+    s.strip_prefix("sha256:").unwrap_or(s)
+}
+
+fn parse_created(created: Option<&str>) -> i64 {
+    created
+        .and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok())
+        .map(|t| t.timestamp())
+        .unwrap_or(0)
+}
+
+/// RFC 3339 with `Z`, as Go prints a UTC time.
+fn format_created(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_default()
+}
+
+fn config_json(image: &Image) -> Value {
+    serde_json::from_str(&image.config).unwrap_or(Value::Null)
+}
+
+fn labels(config: &Value) -> Option<BTreeMap<String, String>> {
+    let obj = config.pointer("/config/Labels")?.as_object()?;
+    Some(
+        obj.iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+            .collect(),
+    )
+}
+
+fn str_field(config: &Value, key: &str) -> String {
+    config
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// `repo@digest` references: the stored ones, plus `repo@<manifest digest>`
+/// for every name's repository (Podman lists those too).
+fn repo_digests(image: &Image) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for n in &image.names {
+        if let Ok(r) = Reference::parse(n) {
+            let d = format!("{}@{}", r.name(), image.digest);
+            if !out.contains(&d) {
+                out.push(d);
+            }
+        }
+    }
+    for d in &image.digests {
+        if !out.contains(d) {
+            out.push(d.clone());
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The summary of a stored image.
+pub fn summarize(image: &Image) -> ImageSummary {
+    let config = config_json(image);
+    let created = parse_created(image.created.as_deref());
+    ImageSummary {
+        id: image.id.clone(),
+        parent_id: String::new(),
+        repo_tags: None,
+        repo_digests: repo_digests(image),
+        size: image.size,
+        shared_size: 0,
+        virtual_size: image.size,
+        labels: labels(&config),
+        containers: 0,
+        names: image.names.clone(),
+        digest: image.digest.clone(),
+        history: image.names.clone(),
+        created,
+        created_at: format_created(created),
+    }
+}
+
+/// The inspect report of a stored image.
+pub fn inspect_image(image: &Image, driver: &str) -> ImageInspect {
+    let config = config_json(image);
+    let diff_ids = config
+        .pointer("/rootfs/diff_ids")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|d| d.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let image_config = config.get("config").cloned().unwrap_or(Value::Null);
+    let user = image_config
+        .get("User")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    ImageInspect {
+        id: image.id.clone(),
+        digest: image.digest.clone(),
+        repo_tags: image.names.clone(),
+        repo_digests: repo_digests(image),
+        parent: String::new(),
+        // libimage: the first history entry's comment.
+        comment: config
+            .pointer("/history/0/comment")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        created: image.created.clone(),
+        config: if image_config.is_null() {
+            Value::Object(Default::default())
+        } else {
+            image_config
+        },
+        version: str_field(&config, "docker_version"),
+        author: str_field(&config, "author"),
+        architecture: str_field(&config, "architecture"),
+        os: str_field(&config, "os"),
+        size: image.size,
+        virtual_size: image.size,
+        graph_driver: GraphDriver {
+            name: driver.to_string(),
+            data: None,
+        },
+        root_fs: RootFs {
+            kind: "layers".into(),
+            layers: diff_ids,
+        },
+        labels: labels(&config),
+        annotations: BTreeMap::new(),
+        manifest_type: image.manifest_media_type.clone(),
+        user,
+        history: config
+            .get("history")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default(),
+        names_history: image.names.clone(),
+    }
+}
+
+impl ImageEngine for LocalEngine {
+    fn pull(&self, opts: &PullOptions) -> EngineResult<Vec<ImageSummary>> {
+        let req = PullRequest {
+            name: opts.name.clone(),
+            all_tags: opts.all_tags,
+            tls_verify: opts.tls_verify,
+            cert_dir: opts.cert_dir.clone(),
+            creds: opts.creds.clone(),
+            os: opts.os.clone(),
+            arch: opts.arch.clone(),
+            variant: opts.variant.clone(),
+            registries: None,
+        };
+        let quiet = opts.quiet;
+        let progress = |line: &str| {
+            if !quiet {
+                eprintln!("{line}");
+            }
+        };
+        let images = pull::pull(&self.store, &req, &progress)?;
+        Ok(images.iter().map(summarize).collect())
+    }
+
+    fn list(&self, _opts: &ListOptions) -> EngineResult<Vec<ImageSummary>> {
+        Ok(self.store.list_images()?.iter().map(summarize).collect())
+    }
+
+    fn inspect(&self, names: &[String]) -> Vec<EngineResult<ImageInspect>> {
+        names
+            .iter()
+            .map(|n| Ok(inspect_image(&self.lookup(n)?, &self.storage.driver)))
+            .collect()
+    }
+
+    fn tag(&self, name: &str, new_names: &[String]) -> EngineResult<()> {
+        let image = self.lookup(name)?;
+        for n in new_names {
+            self.store.tag(&image.id, n)?;
+        }
+        Ok(())
+    }
+
+    fn untag(&self, name: &str, tags: &[String]) -> EngineResult<()> {
+        let image = self.lookup(name)?;
+        if tags.is_empty() {
+            for n in &image.names {
+                self.store.untag(&image.id, n)?;
+            }
+            return Ok(());
+        }
+        for t in tags {
+            self.store.untag(&image.id, t)?;
+        }
+        Ok(())
+    }
+
+    fn remove(&self, names: &[String], force: bool) -> RemoveReport {
+        let mut report = RemoveReport::default();
+        for name in names {
+            if let Err(e) = self.remove_one(name, force, &mut report) {
+                report.errors.push(e);
+            }
+        }
+        report
+    }
+
+    fn exists(&self, name: &str) -> EngineResult<bool> {
+        match self.lookup(name) {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_not_known() => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl LocalEngine {
+    /// `podman rmi NAME`: a name of an image with several names only
+    /// untags that name; an ID removes the image (with `force` whatever its
+    /// names, else only if it has at most one).
+    fn remove_one(&self, name: &str, force: bool, report: &mut RemoveReport) -> EngineResult<()> {
+        let image = self.lookup(name)?;
+        let hex = strip_algo(name);
+        let by_id = is_hex_identifier(hex)
+            || (hex.bytes().all(|b| b.is_ascii_hexdigit()) && image.id.starts_with(hex));
+        if !by_id && image.names.len() > 1 {
+            if let Some(n) = matching_name(&image, name) {
+                self.store.untag(&image.id, &n)?;
+                report.untagged.push(n);
+                return Ok(());
+            }
+        }
+        if by_id && image.names.len() > 1 && !force {
+            return Err(EngineError::MustForce {
+                id: image.id.clone(),
+                names: image.names.clone(),
+            });
+        }
+        let removed = self.store.remove_image(&image.id)?;
+        report.untagged.extend(removed.names);
+        report.deleted.push(removed.id);
+        Ok(())
+    }
+}
+
+/// The stored name of `image` that `name` designates (exact, normalised
+/// `localhost/`+`:latest`, or a repository suffix).
+fn matching_name(image: &Image, name: &str) -> Option<String> {
+    if image.names.iter().any(|n| n == name) {
+        return Some(name.to_string());
+    }
+    let with_tag = match Reference::parse(name) {
+        Ok(r) => r.with_default_tag().to_string(),
+        Err(_) => return None,
+    };
+    if let Some(n) = image.names.iter().find(|n| **n == with_tag) {
+        return Some(n.clone());
+    }
+    if let Ok(local) = Reference::parse_local_name(name) {
+        let local = local.to_string();
+        if let Some(n) = image.names.iter().find(|n| **n == local) {
+            return Some(n.clone());
+        }
+    }
+    image
+        .names
+        .iter()
+        .find(|n| n.ends_with(&format!("/{with_tag}")))
+        .cloned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image(names: &[&str]) -> Image {
+        let config = serde_json::json!({
+            "created": "2024-01-01T00:00:00Z",
+            "architecture": "arm64",
+            "os": "linux",
+            "author": "me",
+            "config": {"Cmd": ["sh"], "Labels": {"a": "b"}},
+            "rootfs": {"type": "layers", "diff_ids": ["sha256:aa"]},
+            "history": [{"comment": "first"}, {"comment": "second"}],
+        });
+        Image {
+            id: "ab".repeat(32),
+            digest: format!("sha256:{}", "cd".repeat(32)),
+            manifest_media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+            config: config.to_string(),
+            created: Some("2024-01-01T00:00:00Z".into()),
+            size: 42,
+            top_layer: None,
+            layers: vec![],
+            blobs: vec![],
+            names: names.iter().map(|n| n.to_string()).collect(),
+            digests: vec![],
+            added: 0,
+        }
+    }
+
+    #[test]
+    fn summary_and_inspect_have_podmans_fields() {
+        let img = image(&["quay.io/x/y:1", "quay.io/x/y:2"]);
+        let s = summarize(&img);
+        assert_eq!(s.created, 1_704_067_200);
+        assert_eq!(s.created_at, "2024-01-01T00:00:00Z");
+        assert_eq!(
+            s.repo_digests,
+            vec![format!("quay.io/x/y@sha256:{}", "cd".repeat(32))]
+        );
+        let v = serde_json::to_value(&s).unwrap();
+        assert!(v["RepoTags"].is_null());
+        assert_eq!(v["Id"], img.id.as_str());
+
+        let i = inspect_image(&img, "vfs");
+        assert_eq!(i.architecture, "arm64");
+        assert_eq!(i.comment, "first");
+        assert_eq!(i.root_fs.layers, vec!["sha256:aa".to_string()]);
+        let v = serde_json::to_value(&i).unwrap();
+        assert_eq!(v["RootFS"]["Type"], "layers");
+        assert_eq!(v["Config"]["Cmd"][0], "sh");
+        assert_eq!(v["Labels"]["a"], "b");
+        assert_eq!(v["GraphDriver"]["Name"], "vfs");
+    }
+
+    #[test]
+    fn rmi_finds_the_name_given() {
+        let img = image(&["quay.io/x/y:latest", "localhost/foo:latest"]);
+        assert_eq!(
+            matching_name(&img, "foo").as_deref(),
+            Some("localhost/foo:latest")
+        );
+        assert_eq!(
+            matching_name(&img, "quay.io/x/y").as_deref(),
+            Some("quay.io/x/y:latest")
+        );
+        assert_eq!(
+            matching_name(&img, "y").as_deref(),
+            Some("quay.io/x/y:latest")
+        );
+        assert_eq!(matching_name(&img, "other"), None);
+    }
+
+    #[test]
+    fn errors_read_like_podman() {
+        let e = EngineError::from(StoreError::ImageNotFound("nosuch".into()));
+        assert_eq!(e.to_string(), "nosuch: image not known");
+        assert!(e.is_not_known());
+        let e = EngineError::MustForce {
+            id: "ab".into(),
+            names: vec!["a:1".into(), "b:2".into()],
+        };
+        assert_eq!(
+            e.to_string(),
+            "unable to delete image \"ab\" by ID with more than one tag ([a:1 b:2]): please force removal"
+        );
+    }
+}
