@@ -235,7 +235,7 @@ pub struct LocalEngine {
 impl LocalEngine {
     /// Opens (creating if needed) the store under `storage.root`.
     pub fn open(storage: StorageOptions) -> EngineResult<LocalEngine> {
-        let store = open_store(&storage.root)?;
+        let store = Store::open(&storage.root)?;
         // A broken registries.conf only matters to pulls (which report it).
         let registries = RegistriesConf::load().ok();
         Ok(LocalEngine {
@@ -262,25 +262,6 @@ impl LocalEngine {
 
     fn lookup(&self, name: &str) -> EngineResult<Image> {
         Ok(self.store.lookup_image(name, &self.search_registries())?)
-    }
-}
-
-/// [`Store::open`], retried while another process holds the new database
-/// locked (two first commands at once both switch it to WAL mode, and that
-/// pragma does not wait for the busy timeout).
-fn open_store(root: &std::path::Path) -> Result<Store, StoreError> {
-    let mut tries = 0;
-    loop {
-        match Store::open(root) {
-            Err(StoreError::Db { source, .. })
-                if tries < 100
-                    && source.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) =>
-            {
-                tries += 1;
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            other => return other,
-        }
     }
 }
 

@@ -74,9 +74,7 @@ pub(crate) fn open(path: &Path) -> StoreResult<Connection> {
     .map_err(err("opening"))?;
     conn.busy_timeout(BUSY_TIMEOUT)
         .map_err(err("setting busy timeout"))?;
-    let mode: String = conn
-        .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
-        .map_err(err("enabling WAL"))?;
+    let mode = enable_wal(&conn).map_err(err("enabling WAL"))?;
     if !mode.eq_ignore_ascii_case("wal") {
         tracing::warn!(db = %path.display(), mode, "SQLite refused WAL journal mode");
     }
@@ -88,6 +86,23 @@ pub(crate) fn open(path: &Path) -> StoreResult<Connection> {
         .map_err(err("enabling foreign keys"))?;
     migrate(&conn, path)?;
     Ok(conn)
+}
+
+/// Switches to WAL. Two processes opening a new database at once both ask for
+/// it, and that pragma does not wait for the busy timeout: retry while busy.
+fn enable_wal(conn: &Connection) -> rusqlite::Result<String> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0)) {
+            Err(e)
+                if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
 }
 
 fn migrate(conn: &Connection, path: &Path) -> StoreResult<()> {
