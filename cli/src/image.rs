@@ -1,16 +1,18 @@
-//! `podman-rs pull | images | image … | tag | untag | rmi`: the image verbs,
+//! `podman-rs pull | push | images | image … | tag | untag | rmi | save |
+//! load | history`: the image verbs,
 //! one function each, all through the engine interface
 //! ([`podman_rs_engine::interface::ImageEngine`]).
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
-use std::path::PathBuf;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Subcommand};
 use podman_rs_engine::interface::{
-    EngineError, ImageEngine, ImageSummary, ListOptions, LocalEngine, PullOptions, StorageOptions,
+    ArchiveFormat, EngineError, HistoryLayer, ImageEngine, ImageSummary, ListOptions, LoadOptions,
+    LocalEngine, PullOptions, PushOptions, SaveOptions, StorageOptions,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -41,6 +43,79 @@ enum ImageVerb {
     Untag(UntagArgs),
     /// Remove one or more images from local storage
     Rm(RmiArgs),
+    /// Push an image to a specified destination
+    Push(PushArgs),
+    /// Save image(s) to an archive
+    Save(SaveArgs),
+    /// Load image(s) from a tar archive
+    Load(LoadArgs),
+    /// Show history of a specified image
+    History(HistoryArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct HistoryArgs {
+    /// Change the output to JSON or a Go template
+    #[arg(long)]
+    format: Option<String>,
+    /// Display sizes and dates in human readable format
+    #[arg(short = 'H', long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "true")]
+    human: bool,
+    /// Do not truncate the output
+    #[arg(long)]
+    no_trunc: bool,
+    /// Display the numeric IDs only
+    #[arg(short, long)]
+    quiet: bool,
+    image: String,
+}
+
+#[derive(Args, Debug)]
+pub struct SaveArgs {
+    /// Write to a specified file (default: stdout, which must be redirected)
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Save image to oci-archive, oci-dir (directory with oci manifest type), docker-archive
+    #[arg(long, default_value = "docker-archive")]
+    format: String,
+    /// Suppress the output
+    #[arg(short, long)]
+    quiet: bool,
+    /// Interpret additional arguments as images not tags and create a multi-image-archive (only for docker-archive)
+    #[arg(short, long)]
+    multi_image_archive: bool,
+    #[arg(required = true, value_name = "IMAGE")]
+    images: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct LoadArgs {
+    /// Read from specified archive file (default: stdin)
+    #[arg(short, long, value_name = "FILE")]
+    input: Option<PathBuf>,
+    /// Suppress the output
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct PushArgs {
+    /// The local image
+    image: String,
+    /// Where to push it: docker://HOST/REPO[:TAG] or HOST/REPO[:TAG] (default: IMAGE)
+    destination: Option<String>,
+    /// Don't output progress information when pushing images
+    #[arg(short, long)]
+    quiet: bool,
+    /// Require HTTPS and verify certificates when contacting registries
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    tls_verify: Option<bool>,
+    /// Path to a directory containing TLS certificates and keys
+    #[arg(long, value_name = "DIR")]
+    cert_dir: Option<PathBuf>,
+    /// Credentials (USERNAME:PASSWORD) to use for authenticating to a registry
+    #[arg(long, value_name = "USER:PASS")]
+    creds: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -149,22 +224,29 @@ pub fn main(cli: ImageCli, storage: &StorageOptions) -> ExitCode {
         ImageVerb::Tag(a) => tag(a, storage),
         ImageVerb::Untag(a) => untag(a, storage),
         ImageVerb::Rm(a) => rmi(a, storage),
+        ImageVerb::Push(a) => push(a, storage),
+        ImageVerb::Save(a) => save(a, storage),
+        ImageVerb::Load(a) => load(a, storage),
+        ImageVerb::History(a) => history(a, storage),
     }
 }
 
-fn pull_options(a: &PullArgs) -> Result<PullOptions> {
-    let creds = match &a.creds {
-        None => None,
-        Some(c) => {
-            let (u, p) = c
-                .split_once(':')
-                .ok_or_else(|| anyhow!("--creds {c:?}: expected USERNAME:PASSWORD"))?;
-            if u.is_empty() {
-                bail!("--creds: username can't be empty");
-            }
-            Some((u.to_string(), p.to_string()))
-        }
+/// `--creds USER:PASS`
+fn parse_creds(creds: Option<&str>) -> Result<Option<(String, String)>> {
+    let Some(c) = creds else {
+        return Ok(None);
     };
+    let (u, p) = c
+        .split_once(':')
+        .ok_or_else(|| anyhow!("--creds {c:?}: expected USERNAME:PASSWORD"))?;
+    if u.is_empty() {
+        bail!("--creds: username can't be empty");
+    }
+    Ok(Some((u.to_string(), p.to_string())))
+}
+
+fn pull_options(a: &PullArgs) -> Result<PullOptions> {
+    let creds = parse_creds(a.creds.as_deref())?;
     let (mut os, mut arch, mut variant) = (a.os.clone(), a.arch.clone(), a.variant.clone());
     if let Some(p) = &a.platform {
         if a.os.is_some() || a.arch.is_some() {
@@ -650,6 +732,286 @@ pub fn rmi(a: RmiArgs, storage: &StorageOptions) -> ExitCode {
     } else {
         ExitCode::from(EXIT_ENGINE)
     }
+}
+
+/// `podman-rs push IMAGE [DESTINATION]`: progress on stderr, nothing on
+/// stdout.
+pub fn push(a: PushArgs, storage: &StorageOptions) -> ExitCode {
+    let creds = match parse_creds(a.creds.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    let engine = match open(storage) {
+        Ok(e) => e,
+        Err(c) => return c,
+    };
+    let opts = PushOptions {
+        source: a.image,
+        destination: a.destination,
+        tls_verify: a.tls_verify,
+        cert_dir: a.cert_dir,
+        creds,
+        quiet: a.quiet,
+    };
+    match engine.push(&opts) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
+}
+
+/// A private directory for a spooled archive (Podman uses a pipe or a
+/// temporary file under /var/tmp too); removed on drop.
+struct Spool(PathBuf);
+
+impl Spool {
+    fn new(what: &str) -> Result<Spool> {
+        use std::os::unix::fs::DirBuilderExt;
+        let base = std::env::var_os("TMPDIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/var/tmp"));
+        let nanos = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
+        let dir = base.join(format!("podman-rs-{what}-{}-{nanos}", std::process::id()));
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .with_context(|| format!("creating {}", dir.display()))?;
+        Ok(Spool(dir))
+    }
+
+    fn file(&self) -> PathBuf {
+        self.0.join("archive")
+    }
+}
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `podman-rs save [-o FILE] [--format F] IMAGE…`; without `-o` the archive
+/// goes to stdout, which must not be a terminal.
+pub fn save(a: SaveArgs, storage: &StorageOptions) -> ExitCode {
+    let format = match a.format.as_str() {
+        "docker-dir" => return fail("--format docker-dir is not supported yet"),
+        f => match f.parse::<ArchiveFormat>() {
+            Ok(f) => f,
+            Err(_) => {
+                return fail(
+                    "format value must be one of oci-dir oci-archive docker-dir docker-archive",
+                )
+            }
+        },
+    };
+    if a.output.is_none() && std::io::stdout().is_terminal() {
+        return fail("refusing to save to terminal. Use -o flag or redirect");
+    }
+    let engine = match open(storage) {
+        Ok(e) => e,
+        Err(c) => return c,
+    };
+    match save_to(&engine, a, format) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(format!("{e:#}")),
+    }
+}
+
+fn save_to(engine: &LocalEngine, a: SaveArgs, format: ArchiveFormat) -> Result<()> {
+    let Some(output) = a.output else {
+        if format == ArchiveFormat::OciDir {
+            bail!("oci-dir needs a directory: use -o");
+        }
+        let spool = Spool::new("save")?;
+        let opts = SaveOptions {
+            images: a.images,
+            format,
+            output: spool.file(),
+            multi_image_archive: a.multi_image_archive,
+            quiet: true,
+        };
+        engine.save(&opts)?;
+        let mut f = std::fs::File::open(spool.file()).context("reading the archive")?;
+        let mut out = std::io::stdout().lock();
+        std::io::copy(&mut f, &mut out).context("writing the archive to stdout")?;
+        out.flush().context("writing the archive to stdout")?;
+        return Ok(());
+    };
+    let opts = SaveOptions {
+        images: a.images,
+        format,
+        output,
+        multi_image_archive: a.multi_image_archive,
+        quiet: a.quiet,
+    };
+    engine.save(&opts)?;
+    Ok(())
+}
+
+/// `podman-rs load [-i FILE]`: reads stdin (not a terminal) without `-i`;
+/// prints `Loaded image: NAME` (or `sha256:ID`) per image.
+pub fn load(a: LoadArgs, storage: &StorageOptions) -> ExitCode {
+    match load_from(a, storage) {
+        Ok(names) => {
+            println!("Loaded image: {}", names.join("\nLoaded image: "));
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(format!("{e:#}")),
+    }
+}
+
+fn load_from(a: LoadArgs, storage: &StorageOptions) -> Result<Vec<String>> {
+    let mut spool = None;
+    let input = match a.input {
+        Some(i) => {
+            stat(&i)?;
+            i
+        }
+        None => {
+            if std::io::stdin().is_terminal() {
+                bail!(
+                    "cannot read from terminal, use command-line redirection or the --input flag"
+                );
+            }
+            let s = Spool::new("load")?;
+            let mut f = std::fs::File::create(s.file()).context("spooling stdin")?;
+            std::io::copy(&mut std::io::stdin().lock(), &mut f).context("reading stdin")?;
+            let path = s.file();
+            spool = Some(s);
+            path
+        }
+    };
+    let engine = LocalEngine::open(storage.clone())?;
+    let names = engine.load(&LoadOptions {
+        input,
+        quiet: a.quiet,
+    })?;
+    drop(spool);
+    Ok(names)
+}
+
+/// Go's `os.Stat` error text.
+fn stat(p: &Path) -> Result<()> {
+    match std::fs::metadata(p) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            bail!("stat {}: no such file or directory", p.display())
+        }
+        Err(e) => bail!("stat {}: {e}", p.display()),
+    }
+}
+
+/// The fields of a `podman history --format` template for one entry
+/// (Podman's `historyReporter`).
+fn history_value(h: &HistoryLayer, a: &HistoryArgs) -> Value {
+    let id = if a.no_trunc || h.id.len() <= 12 {
+        h.id.clone()
+    } else {
+        h.id.chars().take(12).collect()
+    };
+    let created_by = h.created_by.replace('\t', " ");
+    let created_by = if !a.no_trunc && created_by.len() > 45 {
+        let mut end = 42;
+        while !created_by.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}...", &created_by[..end])
+    } else {
+        created_by
+    };
+    let time = chrono::DateTime::from_timestamp(h.created, 0).unwrap_or_default();
+    let (created, size) = if a.human {
+        (
+            human_duration(now() - h.created) + " ago",
+            human_size(h.size),
+        )
+    } else {
+        (
+            time.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            h.size.to_string(),
+        )
+    };
+    serde_json::json!({
+        "ID": id,
+        "Created": created,
+        "CreatedAt": time.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        "CreatedSince": human_duration(now() - h.created) + " ago",
+        "CreatedBy": created_by,
+        "Size": size,
+        "Comment": h.comment,
+        "Tags": h.tags,
+    })
+}
+
+fn history_header(field: &str) -> String {
+    match field {
+        "CreatedBy" => "CREATED BY".into(),
+        "CreatedAt" => "CREATED AT".into(),
+        "CreatedSince" => "CREATED".into(),
+        other => other.to_uppercase(),
+    }
+}
+
+/// `podman-rs history IMAGE`: Podman's table (ID, CREATED, CREATED BY,
+/// SIZE, COMMENT), newest entry first.
+pub fn history(a: HistoryArgs, storage: &StorageOptions) -> ExitCode {
+    let engine = match open(storage) {
+        Ok(e) => e,
+        Err(c) => return c,
+    };
+    let layers = match engine.history(&a.image) {
+        Ok(l) => l,
+        Err(e) => return fail(e),
+    };
+    match history_output(&a, &layers) {
+        Ok(s) => {
+            print!("{s}");
+            let _ = std::io::stdout().flush();
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
+fn history_output(a: &HistoryArgs, layers: &[HistoryLayer]) -> Result<String> {
+    let values: Vec<Value> = layers.iter().map(|h| history_value(h, a)).collect();
+    if a.quiet {
+        return Ok(values
+            .iter()
+            .map(|v| format!("{}\n", v["ID"].as_str().unwrap_or_default()))
+            .collect());
+    }
+    let format = match a.format.as_deref() {
+        Some("json") => {
+            return Ok(to_json_indent(&layers, "    ")? + "\n");
+        }
+        Some(f) if !f.starts_with("table") => {
+            let mut out = String::new();
+            for v in &values {
+                out.push_str(&render(f, v)?);
+            }
+            return Ok(out);
+        }
+        Some(f) => f.to_string(),
+        None => "table {{.ID}}\t{{.Created}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}".to_string(),
+    };
+    let body = format.trim_start_matches("table").trim_start();
+    let fields: Vec<String> = body
+        .split("{{")
+        .skip(1)
+        .filter_map(|p| p.split("}}").next())
+        .map(|p| p.trim().trim_start_matches('.').to_string())
+        .collect();
+    let mut rows = vec![fields.iter().map(|f| history_header(f)).collect()];
+    for v in &values {
+        let line = render(body, v)?;
+        rows.push(
+            line.trim_end_matches('\n')
+                .split('\t')
+                .map(str::to_string)
+                .collect(),
+        );
+    }
+    Ok(table(&rows))
 }
 
 #[cfg(test)]

@@ -48,6 +48,14 @@ enum Command {
     Untag(image::UntagArgs),
     /// Remove one or more images from local storage
     Rmi(image::RmiArgs),
+    /// Push an image to a specified destination
+    Push(image::PushArgs),
+    /// Save image(s) to an archive
+    Save(image::SaveArgs),
+    /// Load image(s) from a tar archive
+    Load(image::LoadArgs),
+    /// Show history of a specified image
+    History(image::HistoryArgs),
 }
 
 fn main() -> ExitCode {
@@ -102,5 +110,9 @@ fn main() -> ExitCode {
         Command::Tag(a) => image::tag(a, &storage),
         Command::Untag(a) => image::untag(a, &storage),
         Command::Rmi(a) => image::rmi(a, &storage),
+        Command::Push(a) => image::push(a, &storage),
+        Command::Save(a) => image::save(a, &storage),
+        Command::Load(a) => image::load(a, &storage),
+        Command::History(a) => image::history(a, &storage),
     }
 }

@@ -12,7 +12,10 @@ use std::path::PathBuf;
 use serde::Serialize;
 use serde_json::Value;
 
+pub use crate::image::archive::ArchiveFormat;
+use crate::image::archive::{self, ArchiveError};
 use crate::image::pull::{self, PullError, PullRequest};
+use crate::image::push::{self as image_push, PushError};
 use crate::image::reference::is_hex_identifier;
 use crate::image::{Reference, ReferenceError, RegistriesConf};
 use crate::store::{Image, Store, StoreError, DEFAULT_ROOT};
@@ -54,6 +57,45 @@ pub struct PullOptions {
     pub os: Option<String>,
     pub arch: Option<String>,
     pub variant: Option<String>,
+    /// No progress on stderr.
+    pub quiet: bool,
+}
+
+/// `podman save` options (`entities.ImageSaveOptions`).
+#[derive(Debug, Clone)]
+pub struct SaveOptions {
+    /// Names or IDs of the images to save.
+    pub images: Vec<String>,
+    pub format: ArchiveFormat,
+    /// The archive (or, for `oci-dir`, the directory) to write.
+    pub output: PathBuf,
+    /// `-m`: every name is an image to save (docker-archive only). Without
+    /// it, only the first is saved and the others are additional tags
+    /// (which the OCI formats ignore, as Podman).
+    pub multi_image_archive: bool,
+    /// No progress on stderr.
+    pub quiet: bool,
+}
+
+/// `podman load` options.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// The archive or OCI layout directory to load.
+    pub input: PathBuf,
+    /// No progress on stderr.
+    pub quiet: bool,
+}
+
+/// `podman push` options (`entities.ImagePushOptions`).
+#[derive(Debug, Clone, Default)]
+pub struct PushOptions {
+    /// The local image (name or ID).
+    pub source: String,
+    /// `docker://host/repo:tag` or `host/repo:tag`; `None`: the source name.
+    pub destination: Option<String>,
+    pub tls_verify: Option<bool>,
+    pub cert_dir: Option<PathBuf>,
+    pub creds: Option<(String, String)>,
     /// No progress on stderr.
     pub quiet: bool,
 }
@@ -137,6 +179,22 @@ pub struct ImageInspect {
     pub names_history: Vec<String>,
 }
 
+/// One entry of `podman history` (`entities.ImageHistoryLayer`), newest
+/// first.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryLayer {
+    /// The image ID for the newest entry, `<missing>` for the others.
+    pub id: String,
+    /// Unix seconds (0 when the entry has no time).
+    pub created: i64,
+    pub created_by: String,
+    pub tags: Vec<String>,
+    /// Uncompressed size of the layer the entry made (0 for empty layers).
+    pub size: u64,
+    pub comment: String,
+}
+
 /// The outcome of [`ImageEngine::remove`] (`podman rmi`).
 #[derive(Debug, Default)]
 pub struct RemoveReport {
@@ -162,8 +220,15 @@ pub enum EngineError {
     MustForce { id: String, names: Vec<String> },
     #[error("invalid reference format: {0}")]
     InvalidReference(String),
+    /// Something Podman does that podman-rs does not (yet).
+    #[error("{0}")]
+    Unsupported(String),
     #[error(transparent)]
     Pull(Box<PullError>),
+    #[error(transparent)]
+    Archive(Box<ArchiveError>),
+    #[error(transparent)]
+    Push(Box<PushError>),
     #[error(transparent)]
     Store(Box<StoreError>),
 }
@@ -178,6 +243,18 @@ impl EngineError {
 impl From<PullError> for EngineError {
     fn from(e: PullError) -> Self {
         EngineError::Pull(Box::new(e))
+    }
+}
+
+impl From<ArchiveError> for EngineError {
+    fn from(e: ArchiveError) -> Self {
+        EngineError::Archive(Box::new(e))
+    }
+}
+
+impl From<PushError> for EngineError {
+    fn from(e: PushError) -> Self {
+        EngineError::Push(Box::new(e))
     }
 }
 
@@ -222,6 +299,16 @@ pub trait ImageEngine {
     fn remove(&self, names: &[String], force: bool) -> RemoveReport;
     /// Whether an image matches `name`.
     fn exists(&self, name: &str) -> EngineResult<bool>;
+    /// Writes images to an archive or OCI layout (`podman save`).
+    fn save(&self, opts: &SaveOptions) -> EngineResult<()>;
+    /// Loads the images of an archive or OCI layout; returns what Podman
+    /// prints after `Loaded image: `: each name, or `sha256:<id>` for an
+    /// image without one.
+    fn load(&self, opts: &LoadOptions) -> EngineResult<Vec<String>>;
+    /// Pushes a local image to a registry (`podman push`).
+    fn push(&self, opts: &PushOptions) -> EngineResult<()>;
+    /// The history of an image, newest entry first (`podman history`).
+    fn history(&self, name: &str) -> EngineResult<Vec<HistoryLayer>>;
 }
 
 /// The in-process engine over the local store.
@@ -351,15 +438,7 @@ pub fn summarize(image: &Image) -> ImageSummary {
 /// The inspect report of a stored image.
 pub fn inspect_image(image: &Image, driver: &str) -> ImageInspect {
     let config = config_json(image);
-    let diff_ids = config
-        .pointer("/rootfs/diff_ids")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|d| d.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
+    let diff_ids = diff_ids(&config);
     let image_config = config.get("config").cloned().unwrap_or(Value::Null);
     let user = image_config
         .get("User")
@@ -483,6 +562,189 @@ impl ImageEngine for LocalEngine {
             Err(e) if e.is_not_known() => Ok(false),
             Err(e) => Err(e),
         }
+    }
+
+    fn save(&self, opts: &SaveOptions) -> EngineResult<()> {
+        let names: &[String] = if opts.multi_image_archive {
+            if opts.images.len() > 1 && opts.format != ArchiveFormat::DockerArchive {
+                return Err(EngineError::Unsupported(format!(
+                    "unsupported format {:?} for saving multiple images (only docker-archive)",
+                    opts.format.as_str()
+                )));
+            }
+            &opts.images
+        } else {
+            if opts.images.len() > 1 && opts.format == ArchiveFormat::DockerArchive {
+                return Err(EngineError::Unsupported(
+                    "additional tags for docker-archive are not supported yet: use -m to save several images"
+                        .into(),
+                ));
+            }
+            &opts.images[..opts.images.len().min(1)]
+        };
+        let images = names
+            .iter()
+            .map(|n| self.lookup(n))
+            .collect::<EngineResult<Vec<Image>>>()?;
+        archive::save(&self.store, names, opts.format, &opts.output)?;
+        if !opts.quiet {
+            // containers-image's lines (non-TTY), without the signatures
+            // line it leaves out when the source is local storage.
+            for image in &images {
+                for d in diff_ids(&config_json(image)) {
+                    eprintln!("Copying blob {d}");
+                }
+                eprintln!("Copying config {}", image.config_digest());
+                eprintln!("Writing manifest to image destination");
+                eprintln!("Storing signatures");
+            }
+        }
+        Ok(())
+    }
+
+    fn load(&self, opts: &LoadOptions) -> EngineResult<Vec<String>> {
+        let loaded = archive::load(&self.store, &opts.input)?;
+        let mut out = Vec::new();
+        for l in &loaded {
+            if !opts.quiet {
+                eprintln!("Getting image source signatures");
+                if let Ok(image) = self.store.get_image(&l.id) {
+                    for d in manifest_layer_digests(&self.store, &image) {
+                        eprintln!("Copying blob {d}");
+                    }
+                }
+                eprintln!("Copying config sha256:{}", l.id);
+                eprintln!("Writing manifest to image destination");
+                eprintln!("Storing signatures");
+            }
+            if l.names.is_empty() {
+                out.push(format!("sha256:{}", l.id));
+            } else {
+                out.extend(l.names.iter().cloned());
+            }
+        }
+        Ok(out)
+    }
+
+    fn push(&self, opts: &PushOptions) -> EngineResult<()> {
+        let image = self.lookup(&opts.source)?;
+        let destination = opts
+            .destination
+            .clone()
+            .unwrap_or_else(|| opts.source.clone());
+        let req = image_push::PushRequest {
+            destination,
+            tls_verify: opts.tls_verify,
+            cert_dir: opts.cert_dir.clone(),
+            creds: opts.creds.clone(),
+            registries: self.registries.clone(),
+        };
+        let quiet = opts.quiet;
+        let progress = |line: &str| {
+            if !quiet {
+                eprintln!("{line}");
+            }
+        };
+        image_push::push(&self.store, &image, &req, &progress)?;
+        Ok(())
+    }
+
+    fn history(&self, name: &str) -> EngineResult<Vec<HistoryLayer>> {
+        let image = self.lookup(name)?;
+        let config = config_json(&image);
+        let sizes = layer_sizes(&self.store, &image);
+        let entries = config
+            .get("history")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        // As libimage: walk the history from the newest entry down, the
+        // layer pointer starting at the top layer and moving to its parent
+        // after each entry that made a layer (staying at the base layer).
+        let mut layer = sizes.len().checked_sub(1);
+        let mut out = Vec::with_capacity(entries.len());
+        for (n, h) in entries.iter().rev().enumerate() {
+            let empty = h
+                .get("empty_layer")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            let mut size = 0;
+            if let Some(i) = layer {
+                if !empty {
+                    size = sizes[i];
+                    layer = Some(i.saturating_sub(1));
+                }
+            }
+            let text = |k: &str| {
+                h.get(k)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            out.push(HistoryLayer {
+                id: if n == 0 {
+                    image.id.clone()
+                } else {
+                    "<missing>".into()
+                },
+                created: parse_created(h.get("created").and_then(Value::as_str)),
+                created_by: text("created_by"),
+                tags: Vec::new(),
+                size,
+                comment: text("comment"),
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// The uncompressed size of each layer of `image`, base first (0 when the
+/// blob is not stored or cannot be read).
+fn layer_sizes(store: &Store, image: &Image) -> Vec<u64> {
+    let Ok((_, _, manifest)) = image_push::image_manifest(store, image) else {
+        return vec![0; diff_ids(&config_json(image)).len()];
+    };
+    manifest
+        .layers
+        .iter()
+        .map(|l| uncompressed_size(store, &l.digest, &l.media_type).unwrap_or(0))
+        .collect()
+}
+
+fn uncompressed_size(store: &Store, digest: &str, media_type: &str) -> Option<u64> {
+    use podman_rs_rootfs::layers::Compression;
+    let blob = std::io::BufReader::new(store.open_blob(digest).ok()?);
+    let mut sink = std::io::sink();
+    let n = match Compression::from_media_type(media_type).ok()? {
+        Compression::Gzip => std::io::copy(&mut flate2::read::MultiGzDecoder::new(blob), &mut sink),
+        Compression::Zstd => {
+            let mut d = zstd::stream::read::Decoder::with_buffer(blob).ok()?;
+            std::io::copy(&mut d, &mut sink)
+        }
+        _ => std::io::copy(&mut { blob }, &mut sink),
+    };
+    n.ok()
+}
+
+/// The config's `rootfs.diff_ids`.
+fn diff_ids(config: &Value) -> Vec<String> {
+    config
+        .pointer("/rootfs/diff_ids")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|d| d.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The layer digests of the stored manifest of `image` (its diff IDs when
+/// the manifest cannot be read).
+fn manifest_layer_digests(store: &Store, image: &Image) -> Vec<String> {
+    match image_push::image_manifest(store, image) {
+        Ok((_, _, m)) => m.layers.iter().map(|l| l.digest.clone()).collect(),
+        Err(_) => diff_ids(&config_json(image)),
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod archive;
 pub mod pull;
+pub mod push;
 pub mod reference;
 pub mod registries;
 pub mod registry;
