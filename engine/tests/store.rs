@@ -92,6 +92,7 @@ fn build_image(store: &Store, layers: &[Vec<u8>], names: &[&str]) -> ImageRecord
         size: 0,
         layers: chain,
         layer_blobs,
+        manifest_blobs: vec![],
         names: names.iter().map(|s| s.to_string()).collect(),
         digests: vec![],
     }
@@ -653,5 +654,31 @@ fn remove_unreferenced_drops_leftovers_of_failed_pulls() {
     assert_eq!(
         store.remove_unreferenced().expect("gc again"),
         Default::default()
+    );
+}
+
+#[test]
+fn extra_manifest_blobs_are_kept_with_their_image() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("open");
+    let mut record = build_image(&store, &[base_layer()], &["listed:1"]);
+    // The per-platform manifest of an image pulled through a manifest list.
+    let instance = br#"{"schemaVersion":2,"note":"platform manifest"}"#;
+    let instance_digest = digest(instance);
+    store
+        .put_blob(&instance_digest, &instance[..])
+        .expect("put instance manifest");
+    record.manifest_blobs = vec![instance_digest.clone()];
+    let image = store.put_image(&record).expect("put image");
+    assert!(image.blobs.contains(&instance_digest));
+    store.remove_unreferenced().expect("cleanup");
+    assert!(
+        store.has_blob(&instance_digest),
+        "a referenced manifest was collected"
+    );
+    store.remove_image("listed:1").expect("remove");
+    assert!(
+        !store.has_blob(&instance_digest),
+        "left behind after the image went"
     );
 }

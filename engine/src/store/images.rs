@@ -34,6 +34,10 @@ pub struct ImageRecord {
     /// Digests of the compressed layer blobs kept in the blob store (may be
     /// empty). The manifest and config blobs are always required.
     pub layer_blobs: Vec<String>,
+    /// Other manifests the image needs, kept in the blob store: the
+    /// per-platform manifest of an image pulled through a manifest list
+    /// (`digest` is then the list's). Counted like every other blob of the image.
+    pub manifest_blobs: Vec<String>,
     /// Names (`registry/repo:tag`; short names get `localhost/`, no tag
     /// means `latest`). A `repo@digest` name is stored as a digest reference.
     pub names: Vec<String>,
@@ -188,7 +192,7 @@ impl Store {
             )));
         }
         parse_digest(&record.digest)?;
-        for d in &record.layer_blobs {
+        for d in record.layer_blobs.iter().chain(&record.manifest_blobs) {
             parse_digest(d)?;
         }
         for l in &record.layers {
@@ -203,7 +207,12 @@ impl Store {
             }
         }
         let config_digest = format!("sha256:{id}");
-        let mut blobs: BTreeSet<String> = record.layer_blobs.iter().cloned().collect();
+        let mut blobs: BTreeSet<String> = record
+            .layer_blobs
+            .iter()
+            .chain(&record.manifest_blobs)
+            .cloned()
+            .collect();
         blobs.insert(record.digest.clone());
         blobs.insert(config_digest);
 

@@ -411,6 +411,7 @@ fn load_oci_image(
         size: 0,
         layers: chain,
         layer_blobs,
+        manifest_blobs: Vec::new(),
         names: names.to_vec(),
         digests: Vec::new(),
     };
@@ -557,6 +558,7 @@ fn load_docker(store: &Store, source: &Source) -> ArchiveResult<Vec<LoadedImage>
             size: 0,
             layers: chain,
             layer_blobs,
+            manifest_blobs: Vec::new(),
             names: names.clone(),
             digests: Vec::new(),
         };

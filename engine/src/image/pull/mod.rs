@@ -348,9 +348,11 @@ fn copy_image(
     // list and the instance are `repo@digest` references.
     let manifest = resolved.image_manifest();
     let mut digests = Vec::new();
+    let mut manifest_blobs = Vec::new();
     if let Some(instance) = &resolved.instance {
         store.put_blob(&instance.digest, instance.raw.as_slice())?;
         digests.push(format!("{}@{}", name.name(), instance.digest));
+        manifest_blobs.push(instance.digest.clone());
     }
     let record = ImageRecord {
         id: config_digest.clone(),
@@ -373,6 +375,7 @@ fn copy_image(
                 .map_or(0, |_| resolved.top.raw.len() as u64),
         layers: chain,
         layer_blobs: layers.iter().map(|l| l.digest.clone()).collect(),
+        manifest_blobs,
         names: vec![name.to_string()],
         digests,
     };
