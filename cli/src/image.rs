@@ -116,6 +116,9 @@ pub struct PushArgs {
     /// Credentials (USERNAME:PASSWORD) to use for authenticating to a registry
     #[arg(long, value_name = "USER:PASS")]
     creds: Option<String>,
+    /// Path of the authentication file (default: ${XDG_RUNTIME_DIR}/containers/auth.json)
+    #[arg(long, value_name = "FILE")]
+    authfile: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -134,6 +137,9 @@ pub struct PullArgs {
     /// Credentials (USERNAME:PASSWORD) to use for authenticating to a registry
     #[arg(long, value_name = "USER:PASS")]
     creds: Option<String>,
+    /// Path of the authentication file (default: ${XDG_RUNTIME_DIR}/containers/auth.json)
+    #[arg(long, value_name = "FILE")]
+    authfile: Option<PathBuf>,
     /// Specify the platform for selecting the image (OS/ARCH[/VARIANT])
     #[arg(long, value_name = "OS/ARCH")]
     platform: Option<String>,
@@ -266,6 +272,7 @@ fn pull_options(a: &PullArgs) -> Result<PullOptions> {
         tls_verify: a.tls_verify,
         cert_dir: a.cert_dir.clone(),
         creds,
+        authfile: a.authfile.clone(),
         os,
         arch,
         variant,
@@ -751,6 +758,7 @@ pub fn push(a: PushArgs, storage: &StorageOptions) -> ExitCode {
         tls_verify: a.tls_verify,
         cert_dir: a.cert_dir,
         creds,
+        authfile: a.authfile,
         quiet: a.quiet,
     };
     match engine.push(&opts) {

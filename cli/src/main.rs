@@ -5,6 +5,7 @@
 mod image;
 mod logging;
 mod runtime;
+mod system;
 
 use std::process::ExitCode;
 
@@ -56,6 +57,10 @@ enum Command {
     Load(image::LoadArgs),
     /// Show history of a specified image
     History(image::HistoryArgs),
+    /// Log in to a container registry
+    Login(system::LoginArgs),
+    /// Log out of a container registry
+    Logout(system::LogoutArgs),
 }
 
 fn main() -> ExitCode {
@@ -114,5 +119,7 @@ fn main() -> ExitCode {
         Command::Save(a) => image::save(a, &storage),
         Command::Load(a) => image::load(a, &storage),
         Command::History(a) => image::history(a, &storage),
+        Command::Login(a) => system::login(a, &storage),
+        Command::Logout(a) => system::logout(a, &storage),
     }
 }

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::auth::{self, AuthError};
 pub use crate::image::archive::ArchiveFormat;
 use crate::image::archive::{self, ArchiveError};
 use crate::image::pull::{self, PullError, PullRequest};
@@ -54,6 +55,9 @@ pub struct PullOptions {
     pub cert_dir: Option<PathBuf>,
     /// `--creds user:pass`.
     pub creds: Option<(String, String)>,
+    /// `--authfile`: where to look for credentials when `creds` is `None`
+    /// (default: [`crate::auth::default_auth_file`]).
+    pub authfile: Option<PathBuf>,
     pub os: Option<String>,
     pub arch: Option<String>,
     pub variant: Option<String>,
@@ -96,8 +100,37 @@ pub struct PushOptions {
     pub tls_verify: Option<bool>,
     pub cert_dir: Option<PathBuf>,
     pub creds: Option<(String, String)>,
+    /// `--authfile`: where to look for credentials when `creds` is `None`.
+    pub authfile: Option<PathBuf>,
     /// No progress on stderr.
     pub quiet: bool,
+}
+
+/// `podman login` options.
+#[derive(Debug, Clone, Default)]
+pub struct LoginOptions {
+    /// `REGISTRY` (`host[:port]`, optionally `/namespace`; a leading
+    /// `https://` is ignored). Empty: the first unqualified-search registry.
+    pub registry: String,
+    /// Empty: check the stored credentials only.
+    pub username: String,
+    pub password: String,
+    /// `--authfile` (default: [`crate::auth::default_auth_file`]).
+    pub authfile: Option<PathBuf>,
+    /// `--tls-verify`; `Some(false)`: no certificate verification.
+    pub tls_verify: Option<bool>,
+    pub cert_dir: Option<PathBuf>,
+}
+
+/// `podman logout` options.
+#[derive(Debug, Clone, Default)]
+pub struct LogoutOptions {
+    /// The registry (ignored with `all`; empty: the first
+    /// unqualified-search registry).
+    pub registry: String,
+    /// `-a`: remove every stored credential.
+    pub all: bool,
+    pub authfile: Option<PathBuf>,
 }
 
 /// `podman images` options.
@@ -231,6 +264,8 @@ pub enum EngineError {
     Push(Box<PushError>),
     #[error(transparent)]
     Store(Box<StoreError>),
+    #[error(transparent)]
+    Auth(Box<AuthError>),
 }
 
 impl EngineError {
@@ -249,6 +284,12 @@ impl From<PullError> for EngineError {
 impl From<ArchiveError> for EngineError {
     fn from(e: ArchiveError) -> Self {
         EngineError::Archive(Box::new(e))
+    }
+}
+
+impl From<AuthError> for EngineError {
+    fn from(e: AuthError) -> Self {
+        EngineError::Auth(Box::new(e))
     }
 }
 
@@ -309,6 +350,21 @@ pub trait ImageEngine {
     fn push(&self, opts: &PushOptions) -> EngineResult<()>;
     /// The history of an image, newest entry first (`podman history`).
     fn history(&self, name: &str) -> EngineResult<Vec<HistoryLayer>>;
+    /// The auth-file key for a `login`/`logout` argument (`https://` and a
+    /// trailing `/` dropped); for an empty one, the first unqualified-search
+    /// registry of registries.conf, as Podman.
+    fn auth_key(&self, registry: &str) -> EngineResult<String>;
+    /// Checks the credentials against the registry and stores them in the
+    /// auth file (`podman login`); returns the key stored. With an empty
+    /// `username`, checks the stored credentials instead (error
+    /// [`AuthError::NotLoggedIn`] without any) and writes nothing.
+    fn login(&self, opts: &LoginOptions) -> EngineResult<String>;
+    /// The user name stored for a registry (`podman login --get-login`).
+    fn get_login(&self, registry: &str, authfile: Option<&std::path::Path>)
+        -> EngineResult<String>;
+    /// Removes stored credentials (`podman logout`); returns the key
+    /// removed (`None` with `all`).
+    fn logout(&self, opts: &LogoutOptions) -> EngineResult<Option<String>>;
 }
 
 /// The in-process engine over the local store.
@@ -490,6 +546,27 @@ pub fn inspect_image(image: &Image, driver: &str) -> ImageInspect {
     }
 }
 
+/// `creds`, else what the auth file holds for the registry (and
+/// namespace) of `name` when it names one.
+fn stored_creds(
+    creds: Option<&(String, String)>,
+    name: &str,
+    authfile: Option<&std::path::Path>,
+) -> EngineResult<Option<(String, String)>> {
+    if let Some(c) = creds {
+        return Ok(Some(c.clone()));
+    }
+    let name = name.strip_prefix("docker://").unwrap_or(name);
+    let Ok(r) = Reference::parse(name) else {
+        return Ok(None);
+    };
+    let Some(registry) = r.registry.as_deref().filter(|_| !r.is_short_name()) else {
+        return Ok(None);
+    };
+    let file = auth::auth_file(authfile);
+    Ok(auth::lookup(&file, registry, &r.repository)?)
+}
+
 impl ImageEngine for LocalEngine {
     fn pull(&self, opts: &PullOptions) -> EngineResult<Vec<ImageSummary>> {
         let req = PullRequest {
@@ -497,7 +574,7 @@ impl ImageEngine for LocalEngine {
             all_tags: opts.all_tags,
             tls_verify: opts.tls_verify,
             cert_dir: opts.cert_dir.clone(),
-            creds: opts.creds.clone(),
+            creds: stored_creds(opts.creds.as_ref(), &opts.name, opts.authfile.as_deref())?,
             os: opts.os.clone(),
             arch: opts.arch.clone(),
             variant: opts.variant.clone(),
@@ -632,11 +709,12 @@ impl ImageEngine for LocalEngine {
             .destination
             .clone()
             .unwrap_or_else(|| opts.source.clone());
+        let creds = stored_creds(opts.creds.as_ref(), &destination, opts.authfile.as_deref())?;
         let req = image_push::PushRequest {
             destination,
             tls_verify: opts.tls_verify,
             cert_dir: opts.cert_dir.clone(),
-            creds: opts.creds.clone(),
+            creds,
             registries: self.registries.clone(),
         };
         let quiet = opts.quiet;
@@ -647,6 +725,80 @@ impl ImageEngine for LocalEngine {
         };
         image_push::push(&self.store, &image, &req, &progress)?;
         Ok(())
+    }
+
+    fn auth_key(&self, registry: &str) -> EngineResult<String> {
+        if !registry.is_empty() {
+            return Ok(auth::normalize_registry(registry));
+        }
+        match self.search_registries().first() {
+            Some(r) => Ok(auth::normalize_registry(r)),
+            None => Err(AuthError::Invalid(
+                "no registries found in registries.conf, a registry must be provided".into(),
+            )
+            .into()),
+        }
+    }
+
+    fn login(&self, opts: &LoginOptions) -> EngineResult<String> {
+        use crate::image::registry::{ClientOptions, RegistryClient};
+        let key = self.auth_key(&opts.registry)?;
+        let host = key.split('/').next().unwrap_or_default().to_string();
+        let file = auth::auth_file(opts.authfile.as_deref());
+        let login_err = |e: &dyn std::fmt::Display| AuthError::Login {
+            registry: host.clone(),
+            message: e.to_string(),
+        };
+        // No user: check the stored credentials, store nothing.
+        let stored = opts.username.is_empty();
+        let (user, pass) = if stored {
+            auth::get_for_key(&file, &key)?.ok_or_else(|| AuthError::NotLoggedIn(key.clone()))?
+        } else {
+            (opts.username.clone(), opts.password.clone())
+        };
+        let client = RegistryClient::new(ClientOptions {
+            tls_verify: opts.tls_verify,
+            cert_dir: opts.cert_dir.clone(),
+            auth: Some((user, pass)),
+            ..ClientOptions::default()
+        })
+        .map_err(|e| login_err(&e))?;
+        match client.check_login(&host) {
+            Ok(true) => {}
+            Ok(false) => return Err(AuthError::InvalidCredentials(host).into()),
+            Err(e) => return Err(login_err(&e).into()),
+        }
+        if !stored {
+            auth::store(&file, &key, &opts.username, &opts.password)?;
+        }
+        Ok(key)
+    }
+
+    fn get_login(
+        &self,
+        registry: &str,
+        authfile: Option<&std::path::Path>,
+    ) -> EngineResult<String> {
+        let key = self.auth_key(registry)?;
+        let file = auth::auth_file(authfile);
+        match auth::get_for_key(&file, &key)? {
+            Some((user, _)) if !user.is_empty() => Ok(user),
+            _ => Err(AuthError::NotLoggedIn(key).into()),
+        }
+    }
+
+    fn logout(&self, opts: &LogoutOptions) -> EngineResult<Option<String>> {
+        let file = auth::auth_file(opts.authfile.as_deref());
+        if opts.all {
+            auth::remove_all(&file)?;
+            return Ok(None);
+        }
+        let key = self.auth_key(&opts.registry)?;
+        if auth::remove(&file, &key)? {
+            Ok(Some(key))
+        } else {
+            Err(AuthError::NotLoggedIn(key).into())
+        }
     }
 
     fn history(&self, name: &str) -> EngineResult<Vec<HistoryLayer>> {

@@ -1,5 +1,6 @@
 //! The podman-rs engine: see README.md. Built from the image and container issues on.
 
+pub mod auth;
 pub mod image;
 pub mod interface;
 pub mod store;

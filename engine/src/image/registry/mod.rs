@@ -155,6 +155,62 @@ impl RegistryClient {
         &self.opts
     }
 
+    /// `podman login`'s check: pings `registry` and sends the client's
+    /// credentials (`GET /v2/` with basic auth, or a bearer token request
+    /// without scope). `Ok(false)` when the registry refuses them (401/403).
+    pub fn check_login(&self, registry: &str) -> Result<bool> {
+        let insecure = self.opts.tls_verify == Some(false);
+        let conn = self.transport.conn(registry, insecure)?;
+        let basic = self.opts.auth.as_ref().map(|(u, p)| {
+            format!(
+                "Basic {}",
+                crate::auth::base64_encode(format!("{u}:{p}").as_bytes())
+            )
+        });
+        let url = match &conn.challenge {
+            transport::Challenge::None => return Ok(true),
+            transport::Challenge::Basic => format!("{}/v2/", conn.base),
+            transport::Challenge::Bearer { realm, service } => {
+                let mut url = realm.clone();
+                if let Some(s) = service {
+                    url.push(if realm.contains('?') { '&' } else { '?' });
+                    url.push_str("service=");
+                    for b in s.bytes() {
+                        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                            url.push(b as char);
+                        } else {
+                            url.push_str(&format!("%{b:02X}"));
+                        }
+                    }
+                }
+                url
+            }
+        };
+        let mut req = conn.agent.get(&url);
+        if let Some(b) = &basic {
+            req = req.header("Authorization", b);
+        }
+        let resp = req.call().map_err(|e| RegistryError::Transport {
+            action: "checking credentials (GET ".to_string() + &url + ")",
+            registry: registry.to_string(),
+            message: e.to_string(),
+        })?;
+        match resp.status().as_u16() {
+            200..=299 => Ok(true),
+            401 | 403 => Ok(false),
+            status => {
+                let message = error_message(resp, status).1;
+                Err(RegistryError::Http {
+                    action: "checking credentials".to_string(),
+                    registry: registry.to_string(),
+                    repository: String::new(),
+                    message,
+                    status,
+                })
+            }
+        }
+    }
+
     /// Where to pull `reference` from: registries.conf's `pull_sources` (mirrors
     /// first) or, without registries.conf, the reference's own registry.
     pub fn pull_sources(&self, reference: &Reference) -> Result<Vec<PullSource>> {

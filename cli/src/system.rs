@@ -1,0 +1,245 @@
+//! `podman-rs login | logout`: registry credentials in the auth file, through
+//! the engine interface ([`podman_rs_engine::interface::ImageEngine`]).
+
+use std::io::{BufRead, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use podman_rs_engine::auth::AuthError;
+use podman_rs_engine::interface::{
+    EngineError, ImageEngine, LocalEngine, LoginOptions, LogoutOptions, StorageOptions,
+};
+
+use crate::EXIT_ENGINE;
+
+#[derive(Args, Debug)]
+pub struct LoginArgs {
+    /// Username for registry
+    #[arg(short, long)]
+    username: Option<String>,
+    /// Password for registry
+    #[arg(short, long)]
+    password: Option<String>,
+    /// Take the password from stdin
+    #[arg(long)]
+    password_stdin: bool,
+    /// Require HTTPS and verify certificates when contacting registries
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    tls_verify: Option<bool>,
+    /// Use certificates at the specified path to access the registry
+    #[arg(long, value_name = "DIR")]
+    cert_dir: Option<PathBuf>,
+    /// Path of the authentication file
+    #[arg(long, value_name = "FILE")]
+    authfile: Option<PathBuf>,
+    /// Return the current login user for the registry
+    #[arg(long)]
+    get_login: bool,
+    /// Write more detailed information to stdout
+    #[arg(short, long)]
+    verbose: bool,
+    /// The registry (host[:port][/namespace]; default: the first
+    /// unqualified-search registry of registries.conf)
+    registry: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct LogoutArgs {
+    /// Path of the authentication file
+    #[arg(long, value_name = "FILE")]
+    authfile: Option<PathBuf>,
+    /// Remove the cached credentials for all registries in the auth file
+    #[arg(short, long)]
+    all: bool,
+    /// The registry (default: the first unqualified-search registry)
+    registry: Option<String>,
+}
+
+/// Prints `Error: …` and returns Podman's 125.
+fn fail(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("Error: {e}");
+    ExitCode::from(EXIT_ENGINE)
+}
+
+fn open(storage: &StorageOptions) -> Result<LocalEngine, ExitCode> {
+    LocalEngine::open(storage.clone()).map_err(fail)
+}
+
+/// One line from stdin after `prompt` (on stdout, as Podman), without the
+/// line end; `what` names it in errors.
+fn prompt_line(prompt: &str, what: &str) -> Result<String> {
+    print!("{prompt}");
+    let _ = std::io::stdout().flush();
+    let mut line = String::new();
+    let n = std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .with_context(|| format!("getting username and password: reading {what}"))?;
+    if n == 0 {
+        bail!("getting username and password: reading {what}: EOF");
+    }
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
+}
+
+/// The password typed on the terminal without echo (Podman's
+/// `term.ReadPassword`, which fails when stdin is not a terminal).
+fn prompt_password() -> Result<String> {
+    use nix::sys::termios::{tcgetattr, tcsetattr, LocalFlags, SetArg};
+    print!("Password: ");
+    let _ = std::io::stdout().flush();
+    let stdin = std::io::stdin();
+    let saved = tcgetattr(&stdin).map_err(|e| {
+        // Go's wording for ENOTTY.
+        let why = if e == nix::errno::Errno::ENOTTY {
+            "inappropriate ioctl for device".to_string()
+        } else {
+            e.desc().to_lowercase()
+        };
+        anyhow::anyhow!("getting username and password: reading password: {why}")
+    })?;
+    let mut quiet = saved.clone();
+    quiet.local_flags.remove(LocalFlags::ECHO);
+    quiet.local_flags.insert(LocalFlags::ICANON);
+    tcsetattr(&stdin, SetArg::TCSANOW, &quiet)
+        .context("getting username and password: reading password")?;
+    let mut line = String::new();
+    let read = stdin.lock().read_line(&mut line);
+    let _ = tcsetattr(&stdin, SetArg::TCSANOW, &saved);
+    println!();
+    read.context("getting username and password: reading password")?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
+}
+
+/// User and password from the flags, stdin or prompts (c/common's
+/// `getUserAndPass`).
+fn credentials(a: &LoginArgs) -> Result<(String, String)> {
+    let mut password = a.password.clone().unwrap_or_default();
+    if a.password_stdin {
+        if !password.is_empty() {
+            bail!("Can't specify both --password-stdin and --password");
+        }
+        if a.username.as_deref().unwrap_or_default().is_empty() {
+            bail!("Must provide --username with --password-stdin");
+        }
+        let mut all = String::new();
+        std::io::stdin()
+            .read_to_string(&mut all)
+            .context("reading password from stdin")?;
+        password = all.strip_suffix('\n').unwrap_or(&all).to_string();
+    }
+    let username = match a.username.clone().filter(|u| !u.is_empty()) {
+        Some(u) => u,
+        None => prompt_line("Username: ", "username")?,
+    };
+    if username.is_empty() {
+        bail!("username can't be empty");
+    }
+    if password.is_empty() && !a.password_stdin {
+        password = prompt_password()?;
+    }
+    if password.is_empty() {
+        bail!("password can't be empty");
+    }
+    Ok((username, password))
+}
+
+/// `podman-rs login [-u USER] [-p PASS | --password-stdin] REGISTRY`:
+/// "Login Succeeded!" once the registry accepted the credentials and they
+/// are stored in the auth file.
+pub fn login(a: LoginArgs, storage: &StorageOptions) -> ExitCode {
+    let engine = match open(storage) {
+        Ok(e) => e,
+        Err(c) => return c,
+    };
+    if a.get_login {
+        return match engine.get_login(
+            a.registry.as_deref().unwrap_or_default(),
+            a.authfile.as_deref(),
+        ) {
+            Ok(user) => {
+                println!("{user}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        };
+    }
+    if a.verbose {
+        let file = podman_rs_engine::auth::auth_file(a.authfile.as_deref());
+        println!("Used: {}", file.display());
+    }
+    let registry = match engine.auth_key(a.registry.as_deref().unwrap_or_default()) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    let mut opts = LoginOptions {
+        registry,
+        username: String::new(),
+        password: String::new(),
+        authfile: a.authfile.clone(),
+        tls_verify: a.tls_verify,
+        cert_dir: a.cert_dir.clone(),
+    };
+    // Without -u/-p, valid stored credentials are enough (c/common).
+    let no_flags = a.username.is_none() && a.password.is_none() && !a.password_stdin;
+    if no_flags
+        && engine
+            .get_login(&opts.registry, a.authfile.as_deref())
+            .is_ok()
+    {
+        println!(
+            "Authenticating with existing credentials for {}",
+            opts.registry
+        );
+        match engine.login(&opts) {
+            Ok(key) => {
+                println!("Existing credentials are valid. Already logged in to {key}");
+                return ExitCode::SUCCESS;
+            }
+            Err(EngineError::Auth(e)) if matches!(*e, AuthError::InvalidCredentials(_)) => {
+                println!(
+                    "Existing credentials are invalid, please enter valid username and password"
+                );
+            }
+            Err(e) => return fail(e),
+        }
+    }
+    let (username, password) = match credentials(&a) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    opts.username = username;
+    opts.password = password;
+    match engine.login(&opts) {
+        Ok(_) => {
+            println!("Login Succeeded!");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
+/// `podman-rs logout [-a] [REGISTRY]`
+pub fn logout(a: LogoutArgs, storage: &StorageOptions) -> ExitCode {
+    let engine = match open(storage) {
+        Ok(e) => e,
+        Err(c) => return c,
+    };
+    let opts = LogoutOptions {
+        registry: a.registry.unwrap_or_default(),
+        all: a.all,
+        authfile: a.authfile,
+    };
+    match engine.logout(&opts) {
+        Ok(Some(key)) => {
+            println!("Removed login credentials for {key}");
+            ExitCode::SUCCESS
+        }
+        Ok(None) => {
+            println!("Removed login credentials for all registries");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
