@@ -26,7 +26,7 @@ RESULTS_DIR="${RESULTS_DIR:-$BENCH_DIR/results}"
 WORK="$(mktemp -d /var/tmp/prs-pull.XXXXXX)"
 REG_PID=""
 cleanup() {
-    [ -n "$REG_PID" ] && kill "$REG_PID" 2>/dev/null && wait "$REG_PID" 2>/dev/null
+    if [ -n "$REG_PID" ]; then kill "$REG_PID" 2>/dev/null || true; wait "$REG_PID" 2>/dev/null || true; fi
     for d in "$WORK"/pd "$WORK"/build-root; do
         [ -d "$d" ] && podman --root "$d" --runroot "$d.run" --storage-driver vfs system reset -f >/dev/null 2>&1 || true
     done
