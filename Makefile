@@ -3,6 +3,7 @@
 #   make demo   install what is missing, build, run a busybox container that prints a greeting
 #   make test   install what is missing, build, run every test (unit + end-to-end)
 #   make bench  runtime benchmark side by side with crun and runc (bench/runtime.sh)
+#   make bench-pull  image pull benchmark vs podman pull and skopeo copy (bench/pull.sh)
 #
 # Builds share a target directory outside the checkout, so a fresh clone (CI) reuses
 # what an earlier build on the same machine compiled. A fresh machine just builds longer.
@@ -33,7 +34,7 @@ RELEASE_BIN := $(CARGO_TARGET_DIR)/$(RELEASE_TARGET)/release/podman-rs
 DEB_PKGS := libseccomp-dev pkg-config busybox-static file uidmap golang-github-containers-common \
             procps passwd util-linux jq podman crun runc docker-registry skopeo openssl
 
-.PHONY: all deps host-setup build release demo test unit e2e lint fmt bench
+.PHONY: all deps host-setup build release demo test unit e2e lint fmt bench bench-pull
 
 all: build
 
@@ -101,3 +102,6 @@ fmt:
 
 bench: release host-setup
 	PODMAN_RS_BIN=$(RELEASE_BIN) bash bench/runtime.sh
+
+bench-pull: release
+	PODMAN_RS_BIN=$(RELEASE_BIN) bash bench/pull.sh
