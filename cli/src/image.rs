@@ -211,12 +211,13 @@ pub struct RmiArgs {
 }
 
 /// Prints `Error: …` and returns Podman's 125.
-fn fail(e: impl std::fmt::Display) -> ExitCode {
+pub(crate) fn fail(e: impl std::fmt::Display) -> ExitCode {
     eprintln!("Error: {e}");
     ExitCode::from(EXIT_ENGINE)
 }
 
-fn open(storage: &StorageOptions) -> Result<LocalEngine, ExitCode> {
+/// Opens the engine on the global storage options; on error, Podman's 125.
+pub(crate) fn open(storage: &StorageOptions) -> Result<LocalEngine, ExitCode> {
     LocalEngine::open(storage.clone()).map_err(fail)
 }
 

@@ -9,10 +9,10 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use podman_rs_engine::auth::AuthError;
 use podman_rs_engine::interface::{
-    EngineError, ImageEngine, LocalEngine, LoginOptions, LogoutOptions, StorageOptions,
+    EngineError, ImageEngine, LoginOptions, LogoutOptions, StorageOptions,
 };
 
-use crate::EXIT_ENGINE;
+use crate::image::{fail, open};
 
 #[derive(Args, Debug)]
 pub struct LoginArgs {
@@ -55,16 +55,6 @@ pub struct LogoutArgs {
     all: bool,
     /// The registry (default: the first unqualified-search registry)
     registry: Option<String>,
-}
-
-/// Prints `Error: …` and returns Podman's 125.
-fn fail(e: impl std::fmt::Display) -> ExitCode {
-    eprintln!("Error: {e}");
-    ExitCode::from(EXIT_ENGINE)
-}
-
-fn open(storage: &StorageOptions) -> Result<LocalEngine, ExitCode> {
-    LocalEngine::open(storage.clone()).map_err(fail)
 }
 
 /// One line from stdin after `prompt` (on stdout, as Podman), without the

@@ -6,6 +6,7 @@
 
 pub mod images;
 pub mod registry;
+pub mod side_by_side;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -4,122 +4,14 @@
 //! go both ways between the two, and what podman-rs pushes podman pulls.
 //! Needs root, docker-registry, skopeo and podman.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
 
 use podman_rs_integration_tests::images::{
     busybox_image, layered_image, multiarch_index, push_layout, OciLayout,
 };
 use podman_rs_integration_tests::registry::Registry;
-use podman_rs_integration_tests::{binary, capture, require_root, text};
-
-/// podman-rs with a private `--root`/`--runroot` and a registries.conf that
-/// marks the test registry insecure.
-struct PodmanRs {
-    dir: tempfile::TempDir,
-}
-
-impl PodmanRs {
-    fn new(reg: &Registry) -> PodmanRs {
-        let dir = tempfile::Builder::new()
-            .prefix("podman-rs-archive-")
-            .tempdir()
-            .expect("tempdir");
-        std::fs::write(
-            dir.path().join("registries.conf"),
-            format!(
-                "unqualified-search-registries = [\"{0}\"]\n\n[[registry]]\nlocation = \"{0}\"\ninsecure = true\n",
-                reg.addr()
-            ),
-        )
-        .expect("registries.conf");
-        PodmanRs { dir }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(binary());
-        c.arg("--root")
-            .arg(self.path("root"))
-            .arg("--runroot")
-            .arg(self.path("run"))
-            .arg("--storage-driver=vfs")
-            .args(args)
-            .env("CONTAINERS_REGISTRIES_CONF", self.path("registries.conf"))
-            .stdin(Stdio::null());
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        capture(self.cmd(args))
-    }
-
-    /// Runs, asserting success; returns (stdout, stderr).
-    fn ok(&self, args: &[&str]) -> (String, String) {
-        let out = self.run(args);
-        let (o, e) = text(&out);
-        assert!(
-            out.status.success(),
-            "podman-rs {args:?} failed ({:?}): {o}{e}",
-            out.status.code()
-        );
-        (o, e)
-    }
-}
-
-/// The stock podman with private storage.
-struct Podman {
-    dir: tempfile::TempDir,
-}
-
-impl Podman {
-    fn new() -> Podman {
-        Podman {
-            dir: tempfile::Builder::new()
-                .prefix("podman-rs-podman-")
-                .tempdir()
-                .expect("tempdir"),
-        }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        let d = self.dir.path();
-        let _ = std::fs::create_dir_all(d.join("xdg"));
-        let mut c = Command::new("podman");
-        c.arg("--root")
-            .arg(d.join("root"))
-            .arg("--runroot")
-            .arg(d.join("runroot"))
-            .arg("--tmpdir")
-            .arg(d.join("tmp"))
-            .args([
-                "--storage-driver=vfs",
-                "--cgroup-manager=cgroupfs",
-                "--events-backend=file",
-            ])
-            .args(args)
-            .env("XDG_RUNTIME_DIR", d.join("xdg"))
-            .env("XDG_CONFIG_HOME", d.join("config"))
-            .stdin(Stdio::null());
-        capture(c)
-    }
-
-    fn ok(&self, args: &[&str]) -> (String, String) {
-        let out = self.run(args);
-        let (o, e) = text(&out);
-        assert!(out.status.success(), "podman {args:?} failed: {o}{e}");
-        (o, e)
-    }
-}
-
-impl Drop for Podman {
-    fn drop(&mut self) {
-        let _ = self.run(&["rmi", "--all", "--force"]);
-    }
-}
+use podman_rs_integration_tests::side_by_side::{Podman, PodmanRs};
+use podman_rs_integration_tests::{capture, require_root, text};
 
 fn hex(digest: &str) -> &str {
     digest.strip_prefix("sha256:").unwrap_or(digest)
@@ -144,16 +36,16 @@ fn save_and_load_round_trip_in_every_format() {
     let id = hex(&bb.images[0].config_digest).to_string();
     let p = PodmanRs::new(&reg);
     let podman = Podman::new();
-    p.ok(&["pull", "-q", &image]);
-    podman.ok(&["pull", "-q", "--tls-verify=false", &image]);
+    p.ok_both(&["pull", "-q", &image]);
+    podman.ok_both(&["pull", "-q", "--tls-verify=false", &image]);
 
     for format in ["docker-archive", "oci-archive", "oci-dir"] {
         let dest = p.path(&format!("saved-{format}"));
-        let (o, e) = p.ok(&["save", "--format", format, "-o", &s(&dest), &image]);
+        let (o, e) = p.ok_both(&["save", "--format", format, "-o", &s(&dest), &image]);
         assert_eq!(o, "", "{format}: nothing on stdout");
         // Same progress lines as podman saving the same image.
-        let theirs = podman.path_for(format);
-        let (po, pe) = podman.ok(&["save", "--format", format, "-o", &s(&theirs), &image]);
+        let theirs = podman.path(&format!("saved-{format}"));
+        let (po, pe) = podman.ok_both(&["save", "--format", format, "-o", &s(&theirs), &image]);
         assert_eq!(
             (o.as_str(), e.as_str()),
             (po.as_str(), pe.as_str()),
@@ -162,13 +54,13 @@ fn save_and_load_round_trip_in_every_format() {
         // -q: silent.
         let quiet = p.path(&format!("quiet-{format}"));
         assert_eq!(
-            p.ok(&["save", "-q", "--format", format, "-o", &s(&quiet), &image]),
+            p.ok_both(&["save", "-q", "--format", format, "-o", &s(&quiet), &image]),
             (String::new(), String::new())
         );
 
-        p.ok(&["rmi", &image]);
-        assert_eq!(p.ok(&["images", "-q"]).0, "");
-        let (o, e) = p.ok(&["load", "-i", &s(&dest)]);
+        p.ok_both(&["rmi", &image]);
+        assert_eq!(p.ok_both(&["images", "-q"]).0, "");
+        let (o, e) = p.ok_both(&["load", "-i", &s(&dest)]);
         assert_eq!(o, format!("Loaded image: {image}\n"), "{format}: {e}");
         assert!(
             e.starts_with("Getting image source signatures\n")
@@ -176,12 +68,12 @@ fn save_and_load_round_trip_in_every_format() {
             "{format}: {e}"
         );
         assert_eq!(
-            p.ok(&["images", "-q", "--no-trunc"]).0,
+            p.ok_both(&["images", "-q", "--no-trunc"]).0,
             format!("sha256:{id}\n")
         );
         // Loading again (quietly) stores nothing new.
         assert_eq!(
-            p.ok(&["load", "-q", "-i", &s(&dest)]),
+            p.ok_both(&["load", "-q", "-i", &s(&dest)]),
             (format!("Loaded image: {image}\n"), String::new())
         );
     }
@@ -194,7 +86,7 @@ fn save_and_load_round_trip_in_every_format() {
         .status()
         .expect("save");
     assert!(st.success());
-    p.ok(&["rmi", &image]);
+    p.ok_both(&["rmi", &image]);
     let out = capture({
         let mut c = p.cmd(&["load", "-q"]);
         c.stdin(std::fs::File::open(&piped).expect("open"));
@@ -205,10 +97,10 @@ fn save_and_load_round_trip_in_every_format() {
 
     // Saved by ID: loaded without a name, reported by ID (as podman).
     let by_id = p.path("by-id.tar");
-    p.ok(&["save", "-q", "-o", &s(&by_id), &id[..12]]);
-    p.ok(&["rmi", &image]);
+    p.ok_both(&["save", "-q", "-o", &s(&by_id), &id[..12]]);
+    p.ok_both(&["rmi", &image]);
     assert_eq!(
-        p.ok(&["load", "-q", "-i", &s(&by_id)]).0,
+        p.ok_both(&["load", "-q", "-i", &s(&by_id)]).0,
         format!("Loaded image: sha256:{id}\n")
     );
 
@@ -229,12 +121,6 @@ fn save_and_load_round_trip_in_every_format() {
     }
 }
 
-impl Podman {
-    fn path_for(&self, format: &str) -> PathBuf {
-        self.dir.path().join(format!("saved-{format}"))
-    }
-}
-
 #[test]
 fn archives_cross_load_with_podman() {
     require_root();
@@ -242,39 +128,39 @@ fn archives_cross_load_with_podman() {
     let image = format!("{}/busybox:latest", reg.addr());
     let id = hex(&bb.images[0].config_digest).to_string();
     let podman = Podman::new();
-    podman.ok(&["pull", "-q", "--tls-verify=false", &image]);
+    podman.ok_both(&["pull", "-q", "--tls-verify=false", &image]);
 
     for format in ["docker-archive", "oci-archive"] {
         // podman's archive into podman-rs.
-        let theirs = podman.path_for(format);
-        podman.ok(&["save", "-q", "--format", format, "-o", &s(&theirs), &image]);
+        let theirs = podman.path(&format!("saved-{format}"));
+        podman.ok_both(&["save", "-q", "--format", format, "-o", &s(&theirs), &image]);
         let p = PodmanRs::new(&reg);
-        let (o, e) = p.ok(&["load", "-i", &s(&theirs)]);
+        let (o, e) = p.ok_both(&["load", "-i", &s(&theirs)]);
         assert_eq!(o, format!("Loaded image: {image}\n"), "{format}: {e}");
         assert_eq!(
-            p.ok(&["images", "-q", "--no-trunc"]).0,
+            p.ok_both(&["images", "-q", "--no-trunc"]).0,
             format!("sha256:{id}\n"),
             "{format}"
         );
 
         // podman-rs's archive (of an image it pulled) into podman.
         let q = PodmanRs::new(&reg);
-        q.ok(&["pull", "-q", &image]);
+        q.ok_both(&["pull", "-q", &image]);
         let ours = q.path(&format!("ours-{format}"));
-        q.ok(&["save", "-q", "--format", format, "-o", &s(&ours), &image]);
+        q.ok_both(&["save", "-q", "--format", format, "-o", &s(&ours), &image]);
         let fresh = Podman::new();
-        let (o, e) = fresh.ok(&["load", "-i", &s(&ours)]);
+        let (o, e) = fresh.ok_both(&["load", "-i", &s(&ours)]);
         assert_eq!(o, format!("Loaded image: {image}\n"), "{format}: {e}");
         assert_eq!(
-            fresh.ok(&["images", "-q", "--no-trunc"]).0,
+            fresh.ok_both(&["images", "-q", "--no-trunc"]).0,
             format!("sha256:{id}\n"),
             "{format}"
         );
         // The same load output as podman's own archive gives.
         let own = Podman::new();
         assert_eq!(
-            own.ok(&["load", "-q", "-i", &s(&theirs)]).0,
-            fresh.ok(&["load", "-q", "-i", &s(&ours)]).0
+            own.ok_both(&["load", "-q", "-i", &s(&theirs)]).0,
+            fresh.ok_both(&["load", "-q", "-i", &s(&ours)]).0
         );
     }
 }
@@ -287,11 +173,11 @@ fn push_to_another_repository_and_pull_back_with_podman() {
     let id = hex(&bb.images[0].config_digest).to_string();
     let diff_id = &bb.images[0].diff_ids[0];
     let p = PodmanRs::new(&reg);
-    p.ok(&["pull", "-q", &image]);
+    p.ok_both(&["pull", "-q", &image]);
 
     // A new repository: every blob is uploaded.
     let dest = format!("{}/copies/bb:v2", reg.addr());
-    let (o, e) = p.ok(&["push", "--tls-verify=false", &image, &dest]);
+    let (o, e) = p.ok_both(&["push", "--tls-verify=false", &image, &dest]);
     assert_eq!(o, "");
     assert_eq!(
         e,
@@ -302,7 +188,7 @@ fn push_to_another_repository_and_pull_back_with_podman() {
     assert_eq!(reg.tags("copies/bb").expect("tags"), vec!["v2".to_string()]);
 
     // Again, as docker://: the registry has the blobs now.
-    let (o, e) = p.ok(&["push", &image, &format!("docker://{dest}")]);
+    let (o, e) = p.ok_both(&["push", &image, &format!("docker://{dest}")]);
     assert_eq!(o, "");
     assert!(
         e.contains(&format!("Copying blob {diff_id} skipped: already exists\n")),
@@ -310,13 +196,13 @@ fn push_to_another_repository_and_pull_back_with_podman() {
     );
     // -q: silent; no destination: the image's own name.
     assert_eq!(
-        p.ok(&["push", "-q", &image]),
+        p.ok_both(&["push", "-q", &image]),
         (String::new(), String::new())
     );
 
     // podman pulls what podman-rs pushed: the same image.
     let podman = Podman::new();
-    let (o, _) = podman.ok(&["pull", "-q", "--tls-verify=false", &dest]);
+    let (o, _) = podman.ok_both(&["pull", "-q", "--tls-verify=false", &dest]);
     assert_eq!(o, format!("{id}\n"));
 
     // An unknown image: 125, as podman.
@@ -330,7 +216,7 @@ fn push_to_another_repository_and_pull_back_with_podman() {
     let index = multiarch_index();
     push_layout(index.path(), &reg.addr(), "multi:latest").expect("push index");
     let arm64 = hex(&index.image("arm64").expect("arm64").config_digest).to_string();
-    p.ok(&[
+    p.ok_both(&[
         "pull",
         "-q",
         "--arch",
@@ -338,9 +224,9 @@ fn push_to_another_repository_and_pull_back_with_podman() {
         &format!("{}/multi:latest", reg.addr()),
     ]);
     let single = format!("{}/copies/arm64:1", reg.addr());
-    p.ok(&["push", "-q", &arm64[..12], &single]);
+    p.ok_both(&["push", "-q", &arm64[..12], &single]);
     let q = PodmanRs::new(&reg);
-    assert_eq!(q.ok(&["pull", "-q", &single]).0, format!("{arm64}\n"));
+    assert_eq!(q.ok_both(&["pull", "-q", &single]).0, format!("{arm64}\n"));
 }
 
 #[test]
@@ -355,8 +241,8 @@ fn history_reads_like_podmans() {
         format!("{}/busybox:latest", reg.addr()),
         format!("{}/layered:v1", reg.addr()),
     ] {
-        p.ok(&["pull", "-q", &image]);
-        podman.ok(&["pull", "-q", "--tls-verify=false", &image]);
+        p.ok_both(&["pull", "-q", &image]);
+        podman.ok_both(&["pull", "-q", "--tls-verify=false", &image]);
         for args in [
             vec!["history", &image],
             vec!["history", "--no-trunc", &image],
@@ -391,7 +277,7 @@ fn history_reads_like_podmans() {
     }
     // Two layers: the older entry is <missing>.
     let q = p
-        .ok(&["history", "-q", &format!("{}/layered:v1", reg.addr())])
+        .ok_both(&["history", "-q", &format!("{}/layered:v1", reg.addr())])
         .0;
     assert_eq!(q.lines().nth(1), Some("<missing>"), "{q}");
 }
@@ -407,19 +293,22 @@ fn multi_image_archive_holds_several_images() {
     let p = PodmanRs::new(&reg);
     let podman = Podman::new();
     for i in [&busybox, &layered] {
-        p.ok(&["pull", "-q", i]);
-        podman.ok(&["pull", "-q", "--tls-verify=false", i]);
+        p.ok_both(&["pull", "-q", i]);
+        podman.ok_both(&["pull", "-q", "--tls-verify=false", i]);
     }
     let archive = p.path("multi.tar");
-    p.ok(&["save", "-q", "-m", "-o", &s(&archive), &busybox, &layered]);
+    p.ok_both(&["save", "-q", "-m", "-o", &s(&archive), &busybox, &layered]);
     let expected = format!("Loaded image: {busybox}\nLoaded image: {layered}\n");
     // podman loads both.
     let fresh = Podman::new();
-    assert_eq!(fresh.ok(&["load", "-q", "-i", &s(&archive)]).0, expected);
+    assert_eq!(
+        fresh.ok_both(&["load", "-q", "-i", &s(&archive)]).0,
+        expected
+    );
     // And so does podman-rs, after removing them.
-    p.ok(&["rmi", &busybox, &layered]);
-    assert_eq!(p.ok(&["load", "-q", "-i", &s(&archive)]).0, expected);
-    assert_eq!(p.ok(&["images", "-q"]).0.lines().count(), 2);
+    p.ok_both(&["rmi", &busybox, &layered]);
+    assert_eq!(p.ok_both(&["load", "-q", "-i", &s(&archive)]).0, expected);
+    assert_eq!(p.ok_both(&["images", "-q"]).0.lines().count(), 2);
 
     // Several images in an OCI archive: refused, as podman does.
     let oci = p.path("multi-oci.tar");
@@ -443,7 +332,7 @@ fn multi_image_archive_holds_several_images() {
     // Without -m an OCI archive holds the first image only (podman ignores
     // the other names).
     let first = p.path("first-oci.tar");
-    p.ok(&[
+    p.ok_both(&[
         "save",
         "-q",
         "--format",
@@ -455,7 +344,7 @@ fn multi_image_archive_holds_several_images() {
     ]);
     let fresh = Podman::new();
     assert_eq!(
-        fresh.ok(&["load", "-q", "-i", &s(&first)]).0,
+        fresh.ok_both(&["load", "-q", "-i", &s(&first)]).0,
         format!("Loaded image: {busybox}\n")
     );
 }
@@ -472,7 +361,7 @@ fn push_with_creds_and_cert_dir_to_tls_registry() {
     let cert_dir = s(reg.cert_dir().expect("cert dir"));
     let creds = reg.creds_arg().expect("creds");
     let p = PodmanRs::new(&reg);
-    p.ok(&[
+    p.ok_both(&[
         "pull",
         "-q",
         "--cert-dir",
@@ -498,7 +387,7 @@ fn push_with_creds_and_cert_dir_to_tls_registry() {
         e.starts_with("Error: ") && e.contains("unauthorized"),
         "{e}"
     );
-    p.ok(&[
+    p.ok_both(&[
         "push",
         "-q",
         "--tls-verify=true",
@@ -514,7 +403,7 @@ fn push_with_creds_and_cert_dir_to_tls_registry() {
         vec!["2".to_string()]
     );
     let q = PodmanRs::new(&reg);
-    let (o, _) = q.ok(&[
+    let (o, _) = q.ok_both(&[
         "pull",
         "-q",
         "--cert-dir",

@@ -4,147 +4,17 @@
 //! (the stock `podman`, with its own temporary root) where it has an
 //! answer. Needs root (overlay mounts, podman), docker-registry, skopeo.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 
 use podman_rs_integration_tests::images::{
     busybox_image, layered_image, multiarch_index, push_layout, ARM64_MARKER,
 };
 use podman_rs_integration_tests::registry::Registry;
-use podman_rs_integration_tests::{binary, capture, require_root, text};
+use podman_rs_integration_tests::side_by_side::{Podman, PodmanRs};
+use podman_rs_integration_tests::{require_root, text};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-
-/// podman-rs with a private `--root`/`--runroot` and a registries.conf that
-/// marks the test registry insecure and searches it for short names.
-struct PodmanRs {
-    dir: tempfile::TempDir,
-}
-
-impl PodmanRs {
-    fn new(reg: &Registry) -> PodmanRs {
-        let dir = tempfile::Builder::new()
-            .prefix("podman-rs-images-")
-            .tempdir()
-            .expect("tempdir");
-        std::fs::write(
-            dir.path().join("registries.conf"),
-            format!(
-                "unqualified-search-registries = [\"{0}\"]\n\n[[registry]]\nlocation = \"{0}\"\ninsecure = true\n",
-                reg.addr()
-            ),
-        )
-        .expect("registries.conf");
-        PodmanRs { dir }
-    }
-
-    fn root(&self) -> PathBuf {
-        self.dir.path().join("root")
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(binary());
-        c.arg("--root")
-            .arg(self.root())
-            .arg("--runroot")
-            .arg(self.dir.path().join("run"))
-            .arg("--storage-driver=vfs")
-            .args(args)
-            .env(
-                "CONTAINERS_REGISTRIES_CONF",
-                self.dir.path().join("registries.conf"),
-            )
-            .stdin(Stdio::null());
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        capture(self.cmd(args))
-    }
-
-    /// Runs, asserting success; returns stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        let (o, e) = text(&out);
-        assert!(
-            out.status.success(),
-            "podman-rs {args:?} failed ({:?}): {o}{e}",
-            out.status.code()
-        );
-        o
-    }
-
-    /// Files under root/blobs/sha256 and layer dirs under root/layers.
-    fn stored(&self) -> (Vec<String>, Vec<String>) {
-        let list = |p: PathBuf| -> Vec<String> {
-            let mut v: Vec<String> = std::fs::read_dir(p)
-                .map(|rd| {
-                    rd.flatten()
-                        .map(|e| e.file_name().to_string_lossy().into_owned())
-                        .filter(|n| !n.starts_with('.'))
-                        .collect()
-                })
-                .unwrap_or_default();
-            v.sort();
-            v
-        };
-        (
-            list(self.root().join("blobs/sha256")),
-            list(self.root().join("layers")),
-        )
-    }
-}
-
-/// The stock podman with private storage.
-struct Podman {
-    dir: tempfile::TempDir,
-}
-
-impl Podman {
-    fn new() -> Podman {
-        Podman {
-            dir: tempfile::Builder::new()
-                .prefix("podman-rs-podman-")
-                .tempdir()
-                .expect("tempdir"),
-        }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        let d = self.dir.path();
-        let _ = std::fs::create_dir_all(d.join("xdg"));
-        let mut c = Command::new("podman");
-        c.arg("--root")
-            .arg(d.join("root"))
-            .arg("--runroot")
-            .arg(d.join("runroot"))
-            .arg("--tmpdir")
-            .arg(d.join("tmp"))
-            .args([
-                "--storage-driver=vfs",
-                "--cgroup-manager=cgroupfs",
-                "--events-backend=file",
-            ])
-            .args(args)
-            .env("XDG_RUNTIME_DIR", d.join("xdg"))
-            .env("XDG_CONFIG_HOME", d.join("config"))
-            .stdin(Stdio::null());
-        capture(c)
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        let (o, e) = text(&out);
-        assert!(out.status.success(), "podman {args:?} failed: {o}{e}");
-        o
-    }
-}
-
-impl Drop for Podman {
-    fn drop(&mut self) {
-        let _ = self.run(&["rmi", "--all", "--force"]);
-    }
-}
 
 fn hex(digest: &str) -> &str {
     digest.strip_prefix("sha256:").unwrap_or(digest)

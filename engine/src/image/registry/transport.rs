@@ -550,7 +550,10 @@ pub(crate) fn strip_code(code: Option<&str>, message: &str) -> String {
 }
 
 fn basic(user: &str, pass: &str) -> String {
-    format!("Basic {}", base64(format!("{user}:{pass}").as_bytes()))
+    format!(
+        "Basic {}",
+        crate::auth::base64_encode(format!("{user}:{pass}").as_bytes())
+    )
 }
 
 /// Percent-encodes for a query value (RFC 3986 unreserved kept).
@@ -562,31 +565,6 @@ fn query_escape(s: &str) -> String {
         } else {
             out.push_str(&format!("%{b:02X}"));
         }
-    }
-    out
-}
-
-/// Standard base64 with padding.
-fn base64(data: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b0 = chunk[0];
-        let b1 = chunk.get(1).copied().unwrap_or(0);
-        let b2 = chunk.get(2).copied().unwrap_or(0);
-        let n = (u32::from(b0) << 16) | (u32::from(b1) << 8) | u32::from(b2);
-        out.push(A[(n >> 18) as usize & 63] as char);
-        out.push(A[(n >> 12) as usize & 63] as char);
-        out.push(if chunk.len() > 1 {
-            A[(n >> 6) as usize & 63] as char
-        } else {
-            '='
-        });
-        out.push(if chunk.len() > 2 {
-            A[n as usize & 63] as char
-        } else {
-            '='
-        });
     }
     out
 }
@@ -615,8 +593,8 @@ mod tests {
 
     #[test]
     fn encoding() {
-        assert_eq!(base64(b"user:pass"), "dXNlcjpwYXNz");
-        assert_eq!(base64(b"ab"), "YWI=");
+        assert_eq!(crate::auth::base64_encode(b"user:pass"), "dXNlcjpwYXNz");
+        assert_eq!(crate::auth::base64_encode(b"ab"), "YWI=");
         assert_eq!(
             query_escape("repository:a/b:pull,push"),
             "repository%3Aa%2Fb%3Apull%2Cpush"
