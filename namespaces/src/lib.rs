@@ -33,7 +33,10 @@ pub use handle::{join_namespace, namespace_id, namespace_type_of, NamespaceFile,
 pub use idmap::{
     compose_id_maps, format_id_map_file, parse_id_map_file, validate_id_maps, IdKind, IdMap,
 };
-pub use netns::{create_netns, generate_netns_name, open_netns, remove_netns, NETNS_RUN_DIR};
+pub use netns::{
+    create_netns, create_netns_with_loopback, generate_netns_name, open_netns, remove_netns,
+    NETNS_RUN_DIR,
+};
 pub use nstype::NamespaceType;
 pub use rootless::{in_user_namespace, keep_id_layout, rootless, AllowedIds, IdMappings};
 pub use subid::{SubIdFile, SubIdRange, SUBGID_PATH, SUBUID_PATH};

@@ -97,7 +97,7 @@ pub fn make_shared_mount_point(dir: &Path) -> Result<()> {
 /// On a thread of its own: unshare the network namespace and bind-mount it
 /// onto `target`. The thread ends right after, so no other code runs in the
 /// new namespace by accident.
-fn bind_new_netns(target: PathBuf) -> Result<()> {
+fn bind_new_netns(target: PathBuf, loopback: bool) -> Result<()> {
     let worker = target.clone();
     let handle = std::thread::Builder::new()
         .name("netns-create".to_string())
@@ -109,6 +109,10 @@ fn bind_new_netns(target: PathBuf) -> Result<()> {
                     e.into(),
                 )
             })?;
+            if loopback {
+                set_loopback_up()
+                    .map_err(|e| Error::netns("failed to bring up loopback in", &worker, e))?;
+            }
             let own = NamespaceType::Network.thread_self_path();
             mount(
                 Some(&own),
@@ -145,7 +149,44 @@ fn bind_new_netns(target: PathBuf) -> Result<()> {
 /// and returns its path. `run_dir` is created if needed and made a shared
 /// mount point.
 pub fn create_netns(run_dir: impl AsRef<Path>, name: &str) -> Result<PathBuf> {
-    let run_dir = run_dir.as_ref();
+    create_netns_inner(run_dir.as_ref(), name, false)
+}
+
+/// As [`create_netns`], with the loopback interface up (127.0.0.1 and ::1
+/// reachable), as a container's private network namespace has it.
+pub fn create_netns_with_loopback(run_dir: impl AsRef<Path>, name: &str) -> Result<PathBuf> {
+    create_netns_inner(run_dir.as_ref(), name, true)
+}
+
+/// Sets IFF_UP on `lo` in the calling thread's network namespace.
+fn set_loopback_up() -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let sock = nix::sys::socket::socket(
+        nix::sys::socket::AddressFamily::Inet,
+        nix::sys::socket::SockType::Datagram,
+        nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
+    // SAFETY: ifreq is plain old data; all-zero is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *dst = *src as libc::c_char;
+    }
+    // SAFETY: SIOCGIFFLAGS reads the flags into `req`, a valid ifreq that
+    // outlives the call, on a socket we own.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: ifru_flags is the union member SIOCGIFFLAGS just filled.
+    unsafe { req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
+    // SAFETY: as above; SIOCSIFFLAGS reads `req`.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+fn create_netns_inner(run_dir: &Path, name: &str, loopback: bool) -> Result<PathBuf> {
     validate_netns_name(name)?;
     fs::create_dir_all(run_dir)
         .map_err(|e| Error::netns("failed to create directory", run_dir, e))?;
@@ -162,7 +203,7 @@ pub fn create_netns(run_dir: impl AsRef<Path>, name: &str) -> Result<PathBuf> {
             _ => Error::netns("failed to create the mount point", &path, e),
         })?;
 
-    if let Err(err) = bind_new_netns(path.clone()) {
+    if let Err(err) = bind_new_netns(path.clone(), loopback) {
         if let Err(rm) = fs::remove_file(&path) {
             tracing::warn!(path = %path.display(), %rm, "cannot remove netns mount point after failure");
         }
@@ -245,5 +286,31 @@ mod tests {
             assert!(!plain.exists());
         }
         remove_netns("/proc/self/ns/net").expect("/proc is left alone");
+    }
+
+    #[test]
+    fn loopback_is_up_in_a_new_netns() {
+        if !nix::unistd::geteuid().is_root() {
+            return;
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = create_netns_with_loopback(dir.path(), "lo-test").expect("create");
+        let out = std::process::Command::new("nsenter")
+            .arg(format!("--net={}", path.display()))
+            .args(["ip", "-o", "link", "show", "lo"])
+            .output()
+            .expect("nsenter");
+        let plain = create_netns(dir.path(), "plain-test").expect("create");
+        let out_plain = std::process::Command::new("nsenter")
+            .arg(format!("--net={}", plain.display()))
+            .args(["ip", "-o", "link", "show", "lo"])
+            .output()
+            .expect("nsenter");
+        remove_netns(&path).expect("remove");
+        remove_netns(&plain).expect("remove");
+        // /sys shows the namespace sysfs was mounted in; ask the kernel via ip.
+        let up = |o: &[u8]| String::from_utf8_lossy(o).contains("<LOOPBACK,UP,");
+        assert!(up(&out.stdout), "{}", String::from_utf8_lossy(&out.stdout));
+        assert!(!up(&out_plain.stdout), "lo stays down by default");
     }
 }

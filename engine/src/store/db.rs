@@ -51,6 +51,38 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX image_blobs_digest ON image_blobs(digest);
     "#,
+    // 2: containers (crate::store::containers) and exec sessions.
+    r#"
+    CREATE TABLE containers (
+        id              TEXT PRIMARY KEY,       -- 64 hex
+        name            TEXT NOT NULL UNIQUE,
+        image_id        TEXT,                   -- NULL for --rootfs; no FK: rmi checks and explains
+        config          TEXT NOT NULL,          -- ContainerConfig JSON
+        created         INTEGER NOT NULL,       -- unix ns
+        status          TEXT NOT NULL,
+        pid             INTEGER NOT NULL DEFAULT 0,
+        monitor_pid     INTEGER NOT NULL DEFAULT 0,
+        monitor_start   INTEGER NOT NULL DEFAULT 0,
+        exit_code       INTEGER,
+        oom_killed      INTEGER NOT NULL DEFAULT 0,
+        started_at      INTEGER NOT NULL DEFAULT 0,
+        finished_at     INTEGER NOT NULL DEFAULT 0,
+        restart_count   INTEGER NOT NULL DEFAULT 0,
+        error           TEXT NOT NULL DEFAULT '',
+        mounted         INTEGER NOT NULL DEFAULT 0,
+        stopped_by_user INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX containers_image ON containers(image_id);
+    CREATE TABLE exec_sessions (
+        id           TEXT PRIMARY KEY,
+        container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+        config       TEXT NOT NULL,             -- JSON
+        pid          INTEGER NOT NULL DEFAULT 0,
+        exit_code    INTEGER,
+        status       TEXT NOT NULL
+    );
+    CREATE INDEX exec_sessions_container ON exec_sessions(container_id);
+    "#,
 ];
 
 /// Opens (creating if needed) the database at `path`: WAL journal (readers

@@ -81,6 +81,18 @@ pub enum StoreError {
     #[error("image {image}: {reason}")]
     InvalidRecord { image: String, reason: String },
 
+    /// No container has this name, id or id prefix (Podman: "no such container").
+    #[error("no container with name or ID \"{0}\" found: no such container")]
+    ContainerNotFound(String),
+
+    /// An id prefix matches several containers.
+    #[error("more than one result for container ID {name}: {count} containers match")]
+    AmbiguousContainer { name: String, count: usize },
+
+    /// The container name is taken.
+    #[error("the container name \"{name}\" is already in use by {id}. You have to remove that container to be able to reuse that name: that name is already in use")]
+    NameInUse { name: String, id: String },
+
     /// The layer store failed.
     #[error(transparent)]
     Layer(#[from] podman_rs_rootfs::layers::LayerError),

@@ -30,6 +30,7 @@
 //!   deletes a file a new record is about to use.
 
 mod blobs;
+mod containers;
 mod db;
 mod error;
 mod images;
@@ -42,6 +43,7 @@ use podman_rs_rootfs::layers::LayerStore;
 use rusqlite::Connection;
 
 pub use blobs::{parse_digest, BlobStore};
+pub use containers::{ContainerRecord, ContainerState, ContainerStatus};
 pub use error::{StoreError, StoreResult};
 pub use images::{Image, ImageRecord, RemovedImage};
 
