@@ -1,0 +1,1007 @@
+//! The per-container monitor: the job conmon does for Podman.
+//!
+//! `podman-rs container-monitor ID` (a hidden verb of the same binary) is
+//! spawned by `start`/`run`. It leaves the caller's session, becomes the
+//! child subreaper, prepares the container (root filesystem, generated
+//! files, network namespace, OCI bundle), creates and starts it with the
+//! runtime — so the container's init is its child — then holds the
+//! container's stdio (pipes, or the pty master with `-t`): it writes the
+//! log, serves attach clients on a Unix socket, reaps the init, records the
+//! exit code / finish time / OOM kill, applies the restart policy, and with
+//! `--rm` removes the container.
+//!
+//! Handshake with the spawning command, over the monitor's stdin/stdout:
+//! the monitor writes `created\n` once the runtime created the container
+//! (only with `--wait-start`, after which it waits for a `start\n` line, or
+//! EOF, from the caller: the caller attaches in between, so it sees all
+//! output), then `started PID\n` or `error CODE MESSAGE\n`.
+//!
+//! The monitor never takes the container lock: the command that spawned it
+//! holds it, and every state change it makes is one atomic DB update.
+
+use std::collections::VecDeque;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufRead, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+
+use podman_rs_runtime::{Builtin, CreateOptions as RtCreate, External, Runtime};
+
+use super::attach;
+use super::config::{ContainerConfig, ContainerPaths, NetworkMode};
+use super::error::ContainerError;
+use super::layout::Layout;
+use super::logs::{local_now, LogWriter, Stream};
+use super::rootfs;
+use crate::store::{ContainerStatus, Store};
+
+/// How the monitor was asked to run.
+#[derive(Debug, Clone)]
+pub struct MonitorOptions {
+    pub id: String,
+    /// Wait for `start\n` on stdin after creating (an attaching caller).
+    pub wait_start: bool,
+    /// The storage driver of the store.
+    pub driver: String,
+}
+
+/// Unix nanoseconds now.
+pub fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
+/// The runtime a container uses.
+pub fn runtime_for(layout: &Layout, cfg: &ContainerConfig) -> Box<dyn Runtime> {
+    match &cfg.runtime {
+        None => Box::new(Builtin::new(layout.runtime_root())),
+        Some(bin) => {
+            let name = bin
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "external".into());
+            Box::new(External::new(
+                bin.clone(),
+                Some(layout.runroot().join(format!("runtime-{name}"))),
+            ))
+        }
+    }
+}
+
+/// Start time of a process (clock ticks after boot), to tell a recycled
+/// pid from the process recorded.
+pub fn process_start_time(pid: i32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may contain spaces and parentheses: fields start
+    // after the last ')'. starttime is field 22, the 20th after it.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Whether the process recorded as (pid, start time) is still alive.
+pub fn process_alive(pid: i32, start: u64) -> bool {
+    pid > 0 && process_start_time(pid).is_some_and(|s| start == 0 || s == start)
+}
+
+/// The monitor's `main`: returns the monitor process's exit code.
+pub fn run(store: &Store, layout: &Layout, opts: &MonitorOptions) -> i32 {
+    // Leave the caller's session and process group: a Ctrl-C or hangup of
+    // the caller's terminal must not reach us.
+    let _ = nix::unistd::setsid();
+    let _ = nix::sys::prctl::set_child_subreaper(true);
+    let mut sync = Sync::take();
+    let signals = match block_signals() {
+        Ok(s) => s,
+        Err(e) => {
+            sync.error(125, &format!("monitor: blocking signals: {e}"));
+            return 1;
+        }
+    };
+    let mut first = true;
+    loop {
+        let rec = match store.container(&opts.id) {
+            Ok(Some(r)) => r,
+            Ok(None) => {
+                sync.error(125, &format!("no container with ID {} found", opts.id));
+                return 1;
+            }
+            Err(e) => {
+                sync.error(125, &e.to_string());
+                return 1;
+            }
+        };
+        let cfg: ContainerConfig = match serde_json::from_str(&rec.config) {
+            Ok(c) => c,
+            Err(e) => {
+                sync.error(125, &format!("container {}: bad config: {e}", opts.id));
+                return 1;
+            }
+        };
+        let mut mon = Monitor {
+            store,
+            layout,
+            cfg,
+            driver: opts.driver.clone(),
+            runtime: None,
+            netns: None,
+            clients: Vec::new(),
+            listener: None,
+            log: None,
+            pid: 0,
+        };
+        let started = mon.start(&mut sync, first && opts.wait_start);
+        let outcome = match started {
+            Ok(io) => mon.supervise(io, &signals),
+            Err(e) => {
+                let code = e.exit_code();
+                mon.record_failure(&e);
+                sync.error(code, &e.to_string());
+                return 1;
+            }
+        };
+        first = false;
+        let restart = mon.finish(outcome);
+        if !restart {
+            return 0;
+        }
+        // Podman waits a little between restarts (backoff); a short fixed
+        // delay keeps a crash loop from spinning.
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The handshake channel to the spawning command (stdin/stdout of the
+/// monitor, moved off fds 0 and 1 so the container cannot inherit them).
+struct Sync {
+    out: Option<File>,
+    input: Option<io::BufReader<File>>,
+}
+
+impl Sync {
+    fn take() -> Sync {
+        let out = io::stdout()
+            .as_fd()
+            .try_clone_to_owned()
+            .ok()
+            .map(File::from);
+        let input = io::stdin()
+            .as_fd()
+            .try_clone_to_owned()
+            .ok()
+            .map(|fd| io::BufReader::new(File::from(fd)));
+        // 0, 1, 2 become /dev/null until the container's stdio replaces them.
+        if let Ok(null) = OpenOptions::new().read(true).write(true).open("/dev/null") {
+            for fd in 0..3 {
+                let _ = nix::unistd::dup2(null.as_raw_fd(), fd);
+            }
+        }
+        Sync { out, input }
+    }
+
+    fn send(&mut self, line: &str) {
+        if let Some(out) = &mut self.out {
+            if out.write_all(line.as_bytes()).is_err() {
+                self.out = None;
+            }
+        }
+    }
+
+    fn error(&mut self, code: u8, msg: &str) {
+        let msg = msg.replace('\n', " ");
+        self.send(&format!("error {code} {msg}\n"));
+        self.out = None;
+    }
+
+    /// Waits for `start\n` (or EOF: the caller went away; start anyway).
+    fn wait_start(&mut self) {
+        if let Some(input) = &mut self.input {
+            let mut line = String::new();
+            let _ = input.read_line(&mut line);
+        }
+    }
+
+    fn started(&mut self, pid: i32) {
+        self.send(&format!("started {pid}\n"));
+        self.out = None;
+        self.input = None;
+    }
+}
+
+fn block_signals() -> nix::Result<SignalFd> {
+    let mut set = SigSet::empty();
+    for s in [
+        Signal::SIGCHLD,
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+    ] {
+        set.add(s);
+    }
+    set.thread_block()?;
+    SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+}
+
+/// The container's stdio as the monitor holds it.
+enum ContainerIo {
+    Pipes {
+        stdout: Option<OwnedFd>,
+        stderr: Option<OwnedFd>,
+        stdin: Option<OwnedFd>,
+    },
+    Pty {
+        master: Option<OwnedFd>,
+        /// The master is also the container's stdin (`-i -t`).
+        stdin: bool,
+    },
+}
+
+struct Client {
+    stream: UnixStream,
+    inbuf: Vec<u8>,
+    outbuf: VecDeque<u8>,
+    closed: bool,
+}
+
+/// How the container's init ended.
+struct Outcome {
+    exit_code: i32,
+    oom_killed: bool,
+}
+
+struct Monitor<'a> {
+    store: &'a Store,
+    layout: &'a Layout,
+    cfg: ContainerConfig,
+    driver: String,
+    runtime: Option<Box<dyn Runtime>>,
+    netns: Option<PathBuf>,
+    clients: Vec<Client>,
+    listener: Option<UnixListener>,
+    log: Option<LogWriter>,
+    pid: i32,
+}
+
+/// Output buffered for a slow attach client beyond this is dropped (the
+/// log has it all).
+const CLIENT_BUFFER_LIMIT: usize = 4 << 20;
+
+impl Monitor<'_> {
+    fn id(&self) -> &str {
+        &self.cfg.id
+    }
+
+    fn update(&self, f: impl FnOnce(&mut crate::store::ContainerState)) {
+        let id = self.cfg.id.clone();
+        match self.store.container(&id) {
+            Ok(Some(rec)) => {
+                let mut st = rec.state;
+                f(&mut st);
+                if let Err(e) = self.store.set_container_state(&id, &st) {
+                    tracing::warn!("container {id}: recording state: {e}");
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!("container {id}: reading state: {e}"),
+        }
+    }
+
+    fn record_failure(&mut self, e: &ContainerError) {
+        self.release();
+        let msg = e.to_string();
+        let code = e.exit_code() as i32;
+        self.update(|st| {
+            st.status = ContainerStatus::Exited;
+            st.pid = 0;
+            st.monitor_pid = 0;
+            st.mounted = false;
+            st.error = msg;
+            st.exit_code = Some(code);
+            st.finished_at = now_ns();
+        });
+    }
+
+    /// Prepares, creates and starts the container.
+    fn start(&mut self, sync: &mut Sync, wait_start: bool) -> Result<ContainerIo, ContainerError> {
+        let id = self.cfg.id.clone();
+        let me = std::process::id() as i32;
+        let my_start = process_start_time(me).unwrap_or(0);
+        self.update(|st| {
+            st.status = ContainerStatus::Initialized;
+            st.monitor_pid = me;
+            st.monitor_start = my_start;
+            st.error.clear();
+        });
+        let rootfs = rootfs::mount(self.layout, self.store, &self.driver, &self.cfg)?;
+        self.update(|st| st.mounted = true);
+        self.netns = match &self.cfg.network {
+            NetworkMode::Private | NetworkMode::None => {
+                let dir = self.layout.netns_dir();
+                let path = dir.join(&id);
+                // A leftover of a crashed monitor is reused if still mounted.
+                let _ = podman_rs_namespaces::remove_netns(&path);
+                Some(
+                    podman_rs_namespaces::create_netns_with_loopback(&dir, &id)
+                        .map_err(|e| ContainerError::Other(format!("container {id}: {e}")))?,
+                )
+            }
+            NetworkMode::Host => None,
+            NetworkMode::Path(p) => Some(p.clone()),
+            NetworkMode::Container(other) => {
+                let rec = self
+                    .store
+                    .lookup_container(other)
+                    .map_err(|e| ContainerError::Other(e.to_string()))?;
+                if rec.state.pid <= 0 || rec.state.status != ContainerStatus::Running {
+                    return Err(ContainerError::Other(format!(
+                        "container {other} is not running: cannot join its network namespace"
+                    )));
+                }
+                Some(PathBuf::from(format!("/proc/{}/ns/net", rec.state.pid)))
+            }
+        };
+        let paths = ContainerPaths {
+            rootfs: rootfs.clone(),
+            bundle: self.layout.bundle(&id),
+            userdata: self.layout.userdata(&id),
+            netns: self.netns.clone(),
+            init_binary: self
+                .cfg
+                .init
+                .then(|| std::env::current_exe().ok())
+                .flatten(),
+        };
+        let host = super::spec::HostInfo::detect();
+        super::files::write_container_files(&self.cfg, &paths, &host)
+            .map_err(|e| ContainerError::Other(format!("container {id}: {e}")))?;
+        let spec = super::spec::generate(&self.cfg, &paths, &host)
+            .map_err(|e| ContainerError::Other(format!("container {id}: {e}")))?;
+        fs::create_dir_all(&paths.bundle).map_err(ContainerError::io(&id, "creating", &paths.bundle))?;
+        let config = paths.bundle.join("config.json");
+        let json = serde_json::to_vec(&spec)
+            .map_err(|e| ContainerError::Other(format!("container {id}: spec: {e}")))?;
+        fs::write(&config, json).map_err(ContainerError::io(&id, "writing", &config))?;
+
+        if self.cfg.log.driver != "none" && self.cfg.log.driver != "passthrough" {
+            self.log = Some(
+                LogWriter::open(&self.cfg.log, &self.layout.log_path(&id))
+                    .map_err(|e| ContainerError::Other(format!("container {id}: {e}")))?,
+            );
+        }
+        self.listen()?;
+
+        let runtime = runtime_for(self.layout, &self.cfg);
+        // A leftover runtime container of a crashed monitor is in the way.
+        let _ = runtime.delete(&id, true);
+        let (io, console) = self.create_with_stdio(runtime.as_ref(), &paths.bundle)?;
+        let io = match console {
+            Some(listener) => self.receive_pty(listener)?,
+            None => io,
+        };
+        self.runtime = Some(runtime);
+        if wait_start {
+            sync.send("created\n");
+            // Accept the caller's attach connection before starting.
+            sync.wait_start();
+            self.accept_clients();
+        }
+        let runtime = self.runtime.as_ref().map(|r| r.as_ref());
+        let Some(runtime) = runtime else {
+            return Err(ContainerError::Other("no runtime".into()));
+        };
+        runtime
+            .start(&id)
+            .map_err(|e| runtime_error(&self.cfg, &e.to_string()))?;
+        let pid = runtime
+            .state(&id)
+            .map(|s| s.pid)
+            .map_err(|e| ContainerError::Runtime(e.to_string()))?;
+        self.pid = pid;
+        self.update(|st| {
+            st.status = ContainerStatus::Running;
+            st.pid = pid;
+            st.started_at = now_ns();
+            st.exit_code = None;
+            st.oom_killed = false;
+        });
+        sync.started(pid);
+        Ok(io)
+    }
+
+    fn listen(&mut self) -> Result<(), ContainerError> {
+        let id = self.cfg.id.clone();
+        let sock = self.layout.attach_socket(&id);
+        if let Some(dir) = sock.parent() {
+            fs::create_dir_all(dir).map_err(ContainerError::io(&id, "creating", dir))?;
+        }
+        let _ = fs::remove_file(&sock);
+        let listener =
+            UnixListener::bind(&sock).map_err(ContainerError::io(&id, "binding", &sock))?;
+        listener
+            .set_nonblocking(true)
+            .map_err(ContainerError::io(&id, "configuring", &sock))?;
+        self.listener = Some(listener);
+        Ok(())
+    }
+
+    /// Runs the runtime's create with the container's stdio on fds 0-2.
+    fn create_with_stdio(
+        &self,
+        runtime: &dyn Runtime,
+        bundle: &Path,
+    ) -> Result<(ContainerIo, Option<UnixListener>), ContainerError> {
+        let id = self.id().to_string();
+        let ioerr = |what: &'static str| {
+            let id = id.clone();
+            move |e: nix::Error| ContainerError::Other(format!("container {id}: {what}: {e}"))
+        };
+        let mut opts = RtCreate {
+            bundle: bundle.to_path_buf(),
+            ..Default::default()
+        };
+        let null = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/null")
+            .map_err(ContainerError::io(&id, "opening", "/dev/null"))?;
+        if self.cfg.tty {
+            let path = self.layout.run_dir(&id).join("console.sock");
+            let _ = fs::remove_file(&path);
+            let listener =
+                UnixListener::bind(&path).map_err(ContainerError::io(&id, "binding", &path))?;
+            opts.console_socket = Some(path);
+            for fd in 0..3 {
+                nix::unistd::dup2(null.as_raw_fd(), fd).map_err(ioerr("dup2"))?;
+            }
+            runtime
+                .create(&id, &opts)
+                .map_err(|e| runtime_error(&self.cfg, &e.to_string()))?;
+            return Ok((
+                ContainerIo::Pty {
+                    master: None,
+                    stdin: self.cfg.stdin,
+                },
+                Some(listener),
+            ));
+        }
+        let (out_r, out_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(ioerr("pipe"))?;
+        let (err_r, err_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(ioerr("pipe"))?;
+        let stdin = if self.cfg.stdin {
+            let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(ioerr("pipe"))?;
+            nix::unistd::dup2(r.as_raw_fd(), 0).map_err(ioerr("dup2"))?;
+            Some(w)
+        } else {
+            nix::unistd::dup2(null.as_raw_fd(), 0).map_err(ioerr("dup2"))?;
+            None
+        };
+        nix::unistd::dup2(out_w.as_raw_fd(), 1).map_err(ioerr("dup2"))?;
+        nix::unistd::dup2(err_w.as_raw_fd(), 2).map_err(ioerr("dup2"))?;
+        let created = runtime.create(&id, &opts);
+        // Our own 0-2 go back to /dev/null: only the container holds the
+        // write ends now, so its exit gives us EOF.
+        for fd in 0..3 {
+            let _ = nix::unistd::dup2(null.as_raw_fd(), fd);
+        }
+        drop(out_w);
+        drop(err_w);
+        created.map_err(|e| runtime_error(&self.cfg, &e.to_string()))?;
+        for fd in [&out_r, &err_r] {
+            set_nonblocking(fd.as_fd());
+        }
+        if let Some(w) = &stdin {
+            set_nonblocking(w.as_fd());
+        }
+        Ok((
+            ContainerIo::Pipes {
+                stdout: Some(out_r),
+                stderr: Some(err_r),
+                stdin,
+            },
+            None,
+        ))
+    }
+
+    /// Receives the pty master the runtime sent over the console socket.
+    fn receive_pty(&self, listener: UnixListener) -> Result<ContainerIo, ContainerError> {
+        use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
+        let id = self.id().to_string();
+        let fail = |msg: String| ContainerError::Other(format!("container {id}: console: {msg}"));
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| fail(e.to_string()))?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let stream = loop {
+            match listener.accept() {
+                Ok((s, _)) => break s,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                Err(e) => return Err(fail(format!("no connection from the runtime: {e}"))),
+            }
+        };
+        stream
+            .set_nonblocking(false)
+            .map_err(|e| fail(e.to_string()))?;
+        let mut buf = [0u8; 4096];
+        let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+        let mut control = RecvAncillaryBuffer::new(&mut space);
+        rustix::net::recvmsg(
+            &stream,
+            &mut [io::IoSliceMut::new(&mut buf)],
+            &mut control,
+            RecvFlags::CMSG_CLOEXEC,
+        )
+        .map_err(|e| fail(e.to_string()))?;
+        let mut master: Option<OwnedFd> = None;
+        for msg in control.drain() {
+            if let RecvAncillaryMessage::ScmRights(fds) = msg {
+                for fd in fds {
+                    if master.is_none() {
+                        master = Some(fd);
+                    }
+                }
+            }
+        }
+        let _ = fs::remove_file(self.layout.run_dir(&id).join("console.sock"));
+        let master = master.ok_or_else(|| fail("the runtime sent no terminal".into()))?;
+        set_nonblocking(master.as_fd());
+        Ok(ContainerIo::Pty {
+            master: Some(master),
+            stdin: self.cfg.stdin,
+        })
+    }
+
+    fn accept_clients(&mut self) {
+        let Some(listener) = &self.listener else {
+            return;
+        };
+        loop {
+            match listener.accept() {
+                Ok((stream, _)) => {
+                    let _ = stream.set_nonblocking(true);
+                    self.clients.push(Client {
+                        stream,
+                        inbuf: Vec::new(),
+                        outbuf: VecDeque::new(),
+                        closed: false,
+                    });
+                }
+                Err(_) => break,
+            }
+        }
+    }
+
+    /// Queues a frame to every client.
+    fn broadcast(&mut self, kind: u8, data: &[u8]) {
+        let frame = attach::frame(kind, data);
+        for c in &mut self.clients {
+            if c.closed {
+                continue;
+            }
+            if c.outbuf.len() + frame.len() > CLIENT_BUFFER_LIMIT {
+                continue;
+            }
+            c.outbuf.extend(frame.iter().copied());
+            flush_client(c);
+        }
+    }
+
+    fn output(&mut self, stream: Stream, data: &[u8]) {
+        if let Some(log) = &mut self.log {
+            if let Err(e) = log.write(stream, data, local_now()) {
+                tracing::warn!("container {}: log: {e}", self.cfg.id);
+            }
+        }
+        let kind = match stream {
+            Stream::Stdout => attach::STDOUT,
+            Stream::Stderr => attach::STDERR,
+        };
+        self.broadcast(kind, data);
+    }
+
+    /// The event loop: until the container's init exits.
+    fn supervise(&mut self, mut io: ContainerIo, signals: &SignalFd) -> Outcome {
+        let mut exit: Option<i32> = None;
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut exited_at: Option<Instant> = None;
+        loop {
+            // After the init exited, give its output a moment to drain
+            // (processes that escaped the pid namespace could hold the
+            // pipes forever).
+            let outputs_open = match &io {
+                ContainerIo::Pipes { stdout, stderr, .. } => stdout.is_some() || stderr.is_some(),
+                ContainerIo::Pty { master, .. } => master.is_some(),
+            };
+            if let Some(code) = exit {
+                let drained = !outputs_open
+                    || exited_at.is_some_and(|t| t.elapsed() > Duration::from_secs(2));
+                if drained {
+                    return Outcome {
+                        exit_code: code,
+                        oom_killed: false,
+                    };
+                }
+            }
+            let ready = match self.wait_ready(&io, signals, exit.is_some()) {
+                Some(r) => r,
+                None => continue,
+            };
+            for (src, revents) in ready {
+                match src {
+                    Source::Signal => {
+                        while let Ok(Some(info)) = signals.read_signal() {
+                            if info.ssi_signo == Signal::SIGCHLD as u32 {
+                                if let Some(code) = self.reap() {
+                                    exit = Some(code);
+                                    exited_at = Some(Instant::now());
+                                }
+                            }
+                            // SIGTERM/SIGINT/SIGHUP/SIGQUIT: the monitor
+                            // stays with its container (`stop` is the way).
+                        }
+                    }
+                    Source::Listener => self.accept_clients(),
+                    Source::Out(stream) => {
+                        let fd = match (&io, stream) {
+                            (ContainerIo::Pipes { stdout: Some(f), .. }, Stream::Stdout) => f.as_raw_fd(),
+                            (ContainerIo::Pipes { stderr: Some(f), .. }, Stream::Stderr) => f.as_raw_fd(),
+                            (ContainerIo::Pty { master: Some(f), .. }, _) => f.as_raw_fd(),
+                            _ => continue,
+                        };
+                        match nix::unistd::read(fd, &mut buf) {
+                            Ok(0) => close_output(&mut io, stream),
+                            Ok(n) => {
+                                let data = buf[..n].to_vec();
+                                self.output(stream, &data);
+                            }
+                            Err(nix::errno::Errno::EAGAIN) | Err(nix::errno::Errno::EINTR) => {}
+                            // EIO: the pty's other side is gone.
+                            Err(_) => close_output(&mut io, stream),
+                        }
+                        let _ = revents;
+                    }
+                    Source::Client(i) => self.client_event(i, revents, &mut io),
+                }
+            }
+            self.clients.retain(|c| !c.closed);
+        }
+    }
+
+    /// Polls the signalfd, the attach listener and clients, and the
+    /// container's outputs; returns what is ready (`None`: interrupted).
+    fn wait_ready(
+        &self,
+        io: &ContainerIo,
+        signals: &SignalFd,
+        draining: bool,
+    ) -> Option<Vec<(Source, PollFlags)>> {
+        let mut srcs: Vec<(Source, BorrowedFd<'_>, PollFlags)> =
+            vec![(Source::Signal, signals.as_fd(), PollFlags::POLLIN)];
+        if let Some(l) = &self.listener {
+            srcs.push((Source::Listener, l.as_fd(), PollFlags::POLLIN));
+        }
+        match io {
+            ContainerIo::Pipes { stdout, stderr, .. } => {
+                if let Some(f) = stdout {
+                    srcs.push((Source::Out(Stream::Stdout), f.as_fd(), PollFlags::POLLIN));
+                }
+                if let Some(f) = stderr {
+                    srcs.push((Source::Out(Stream::Stderr), f.as_fd(), PollFlags::POLLIN));
+                }
+            }
+            ContainerIo::Pty { master, .. } => {
+                if let Some(f) = master {
+                    srcs.push((Source::Out(Stream::Stdout), f.as_fd(), PollFlags::POLLIN));
+                }
+            }
+        }
+        for (i, c) in self.clients.iter().enumerate() {
+            if !c.closed {
+                let mut flags = PollFlags::POLLIN;
+                if !c.outbuf.is_empty() {
+                    flags |= PollFlags::POLLOUT;
+                }
+                srcs.push((Source::Client(i), c.stream.as_fd(), flags));
+            }
+        }
+        let mut pollfds: Vec<PollFd<'_>> = srcs
+            .iter()
+            .map(|(_, fd, flags)| PollFd::new(*fd, *flags))
+            .collect();
+        let timeout = if draining {
+            PollTimeout::from(100u16)
+        } else {
+            PollTimeout::NONE
+        };
+        match poll(&mut pollfds, timeout) {
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => return None,
+            Err(e) => {
+                tracing::error!("container {}: poll: {e}", self.cfg.id);
+                std::thread::sleep(Duration::from_millis(50));
+                return None;
+            }
+        }
+        Some(
+            srcs.iter()
+                .zip(pollfds.iter())
+                .filter_map(|((src, _, _), p)| {
+                    let r = p.revents().unwrap_or(PollFlags::empty());
+                    (!r.is_empty()).then_some((*src, r))
+                })
+                .collect(),
+        )
+    }
+
+    /// Handles input from attach client `i`.
+    fn client_event(&mut self, i: usize, revents: PollFlags, io: &mut ContainerIo) {
+        if revents.contains(PollFlags::POLLOUT) {
+            flush_client(&mut self.clients[i]);
+        }
+        if !revents.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR) {
+            return;
+        }
+        let mut tmp = [0u8; 16 * 1024];
+        match self.clients[i].stream.read(&mut tmp) {
+            Ok(0) => {
+                self.clients[i].closed = true;
+                return;
+            }
+            Ok(n) => self.clients[i].inbuf.extend_from_slice(&tmp[..n]),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            Err(_) => {
+                self.clients[i].closed = true;
+                return;
+            }
+        }
+        loop {
+            let frame = match attach::take_frame(&mut self.clients[i].inbuf) {
+                Ok(Some(f)) => f,
+                Ok(None) => break,
+                Err(_) => {
+                    self.clients[i].closed = true;
+                    break;
+                }
+            };
+            match frame {
+                (attach::STDIN, data) => write_stdin(io, &data),
+                (attach::STDIN_EOF, _) => close_stdin(io),
+                (attach::RESIZE, data) if data.len() == 4 => {
+                    if let ContainerIo::Pty {
+                        master: Some(m), ..
+                    } = io
+                    {
+                        let rows = u16::from_be_bytes([data[0], data[1]]);
+                        let cols = u16::from_be_bytes([data[2], data[3]]);
+                        let ws = rustix::termios::Winsize {
+                            ws_row: rows,
+                            ws_col: cols,
+                            ws_xpixel: 0,
+                            ws_ypixel: 0,
+                        };
+                        let _ = rustix::termios::tcsetwinsize(&*m, ws);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Reaps exited children; returns the init's exit code once it is reaped.
+    fn reap(&mut self) -> Option<i32> {
+        let mut code = None;
+        loop {
+            match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(pid, c)) if pid.as_raw() == self.pid => code = Some(c),
+                Ok(WaitStatus::Signaled(pid, sig, _)) if pid.as_raw() == self.pid => {
+                    code = Some(128 + sig as i32)
+                }
+                Ok(WaitStatus::StillAlive) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+        code
+    }
+
+    /// Records the exit, cleans up; returns whether to restart.
+    fn finish(&mut self, mut outcome: Outcome) -> bool {
+        let id = self.cfg.id.clone();
+        if outcome.exit_code == 137 {
+            outcome.oom_killed = self.oom_killed();
+        }
+        if let Some(log) = &mut self.log {
+            let _ = log.flush();
+        }
+        self.release();
+        let now = now_ns();
+        // Read what `stop` may have recorded meanwhile.
+        let state = self.store.container(&id).ok().flatten().map(|r| r.state);
+        let stopped_by_user = state.as_ref().is_some_and(|s| s.stopped_by_user);
+        let restart_count = state.as_ref().map(|s| s.restart_count).unwrap_or(0);
+        let policy = self.cfg.restart.name.as_str();
+        let restart = !stopped_by_user
+            && state.is_some()
+            && match policy {
+                "always" | "unless-stopped" => true,
+                "on-failure" => {
+                    outcome.exit_code != 0
+                        && (self.cfg.restart.max_retries == 0
+                            || restart_count < self.cfg.restart.max_retries)
+                }
+                _ => false,
+            };
+        self.update(|st| {
+            st.status = ContainerStatus::Exited;
+            st.pid = 0;
+            st.exit_code = Some(outcome.exit_code);
+            st.oom_killed = outcome.oom_killed;
+            st.finished_at = now;
+            st.mounted = false;
+            if restart {
+                st.restart_count += 1;
+            } else {
+                st.monitor_pid = 0;
+            }
+        });
+        if !restart && self.cfg.auto_remove {
+            if let Err(e) = rootfs::remove_files(self.layout, &id) {
+                tracing::warn!("container {id}: --rm: {e}");
+            }
+            let _ = self.store.remove_container_record(&id);
+            let _ = fs::remove_file(self.layout.lock_path(&id));
+        }
+        self.broadcast(attach::EXIT, &outcome.exit_code.to_be_bytes());
+        // Give clients the exit frame before the socket goes.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while self.clients.iter().any(|c| !c.closed && !c.outbuf.is_empty())
+            && Instant::now() < deadline
+        {
+            for c in &mut self.clients {
+                flush_client(c);
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        self.clients.clear();
+        self.listener = None;
+        let _ = fs::remove_file(self.layout.attach_socket(&id));
+        restart
+    }
+
+    /// Releases what a run holds: the runtime container, the netns, the
+    /// mounted root filesystem.
+    fn release(&mut self) {
+        let id = self.cfg.id.clone();
+        if let Some(rt) = self.runtime.take() {
+            if let Err(e) = rt.delete(&id, true) {
+                tracing::warn!("container {id}: runtime delete: {e}");
+            }
+        } else {
+            let _ = runtime_for(self.layout, &self.cfg).delete(&id, true);
+        }
+        if let Some(ns) = self.netns.take() {
+            if matches!(self.cfg.network, NetworkMode::Private | NetworkMode::None) {
+                if let Err(e) = podman_rs_namespaces::remove_netns(&ns) {
+                    tracing::warn!("container {id}: removing netns: {e}");
+                }
+            }
+        }
+        if let Err(e) = rootfs::unmount(self.layout, &self.cfg) {
+            tracing::warn!("container {id}: {e}");
+        }
+        let _ = fs::remove_dir_all(self.layout.bundle(&id));
+    }
+
+    fn oom_killed(&self) -> bool {
+        let path = format!("/podman-rs/{}", self.cfg.id);
+        podman_rs_cgroups::Cgroup::open(&path)
+            .ok()
+            .and_then(|cg| cg.oom_kill_count().ok().flatten())
+            .is_some_and(|n| n > 0)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Source {
+    Signal,
+    Listener,
+    Out(Stream),
+    Client(usize),
+}
+
+fn set_nonblocking(fd: BorrowedFd<'_>) {
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
+    if let Ok(flags) = fcntl(fd.as_raw_fd(), FcntlArg::F_GETFL) {
+        let flags = OFlag::from_bits_truncate(flags) | OFlag::O_NONBLOCK;
+        let _ = fcntl(fd.as_raw_fd(), FcntlArg::F_SETFL(flags));
+    }
+}
+
+fn flush_client(c: &mut Client) {
+    while !c.outbuf.is_empty() {
+        let (a, _) = c.outbuf.as_slices();
+        match c.stream.write(a) {
+            Ok(0) => {
+                c.closed = true;
+                return;
+            }
+            Ok(n) => {
+                c.outbuf.drain(..n);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => {
+                c.closed = true;
+                return;
+            }
+        }
+    }
+}
+
+fn close_output(io: &mut ContainerIo, stream: Stream) {
+    match (io, stream) {
+        (ContainerIo::Pipes { stdout, .. }, Stream::Stdout) => *stdout = None,
+        (ContainerIo::Pipes { stderr, .. }, Stream::Stderr) => *stderr = None,
+        (ContainerIo::Pty { master, .. }, _) => *master = None,
+    }
+}
+
+fn write_stdin(io: &mut ContainerIo, data: &[u8]) {
+    let fd = match io {
+        ContainerIo::Pipes { stdin: Some(w), .. } => w.as_fd(),
+        ContainerIo::Pty {
+            master: Some(m),
+            stdin: true,
+        } => m.as_fd(),
+        _ => return,
+    };
+    let mut off = 0;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while off < data.len() {
+        match nix::unistd::write(fd, &data[off..]) {
+            Ok(n) => off += n,
+            Err(nix::errno::Errno::EAGAIN) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(_) => return,
+        }
+    }
+}
+
+fn close_stdin(io: &mut ContainerIo) {
+    if let ContainerIo::Pipes { stdin, .. } = io {
+        *stdin = None;
+    }
+}
+
+/// Maps a runtime failure to Podman's wording and exit code: a command
+/// that does not exist is 127, one that cannot be executed is 126.
+pub fn runtime_error(cfg: &ContainerConfig, msg: &str) -> ContainerError {
+    let lower = msg.to_lowercase();
+    let cmd = cfg.command.first().cloned().unwrap_or_default();
+    if lower.contains("no such file or directory")
+        || lower.contains("not found")
+        || lower.contains("enoent")
+    {
+        if lower.contains("exec") || lower.contains("executable") || lower.contains(&cmd.to_lowercase()) {
+            return ContainerError::CommandNotFound(format!(
+                "{cmd}: executable file `{cmd}` not found in $PATH: No such file or directory"
+            ));
+        }
+    }
+    if lower.contains("permission denied") || lower.contains("eacces") {
+        return ContainerError::CannotInvoke(format!("{cmd}: {msg}"));
+    }
+    ContainerError::Runtime(msg.to_string())
+}
+

@@ -1,0 +1,161 @@
+//! A container's root filesystem: stacked from the image's layers (overlay,
+//! with a per-container upper/work), copied (vfs), or a `--rootfs`
+//! directory (as is, or under an overlay with `:O`).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use podman_rs_rootfs::{
+    exploded_rootfs_overlay, flatten_layers, mountinfo, OverlayMount, OverlayOptions,
+};
+
+use super::config::{ContainerConfig, RootfsSource};
+use super::error::ContainerError;
+use super::layout::Layout;
+use crate::store::Store;
+
+fn rootfs_err(id: &str) -> impl FnOnce(podman_rs_rootfs::Error) -> ContainerError {
+    let id = id.to_string();
+    move |source| ContainerError::Rootfs { id, source }
+}
+
+/// Makes the container's root filesystem available and returns its path.
+/// Idempotent: an already mounted overlay is reused.
+pub fn mount(
+    layout: &Layout,
+    store: &Store,
+    driver: &str,
+    cfg: &ContainerConfig,
+) -> Result<PathBuf, ContainerError> {
+    let id = cfg.id.as_str();
+    match &cfg.rootfs {
+        RootfsSource::Image { id: image_id, .. } => {
+            let image = store
+                .lookup_image(image_id, &[])
+                .map_err(|e| ContainerError::Other(format!("container {id}: image: {e}")))?;
+            let layers = store
+                .layers()
+                .layer_dirs(&image.layers)
+                .map_err(|e| ContainerError::Other(format!("container {id}: layers: {e}")))?;
+            if driver == "vfs" {
+                let target = layout.vfs_rootfs(id);
+                if !target.exists() {
+                    let tmp = layout.container_dir(id).join("rootfs.tmp");
+                    let _ = fs::remove_dir_all(&tmp);
+                    fs::create_dir_all(&tmp).map_err(ContainerError::io(id, "creating", &tmp))?;
+                    flatten_layers(&layers, &tmp).map_err(rootfs_err(id))?;
+                    fs::rename(&tmp, &target)
+                        .map_err(ContainerError::io(id, "renaming", &target))?;
+                }
+                return Ok(target);
+            }
+            // overlayfs wants the top-most layer first.
+            let mut lower = layers;
+            lower.reverse();
+            let upper = layout.upper(id);
+            let work = layout.work(id);
+            let target = layout.merged(id);
+            for d in [&upper, &work, &target] {
+                fs::create_dir_all(d).map_err(ContainerError::io(id, "creating", d))?;
+            }
+            if is_mounted(&target) {
+                return Ok(target);
+            }
+            // `--read-only` is the spec's root.readonly: the overlay itself
+            // stays writable so that the engine can still prepare it.
+            OverlayMount::new(lower, &target)
+                .with_options(OverlayOptions::default())
+                .with_upper(upper, work)
+                .mount()
+                .map_err(rootfs_err(id))?;
+            Ok(target)
+        }
+        RootfsSource::Path { path, overlay } => {
+            if !*overlay {
+                return Ok(path.clone());
+            }
+            let dir = layout.container_dir(id);
+            fs::create_dir_all(&dir).map_err(ContainerError::io(id, "creating", &dir))?;
+            let ov = exploded_rootfs_overlay(path, &dir).map_err(rootfs_err(id))?;
+            let target = ov.target.clone();
+            if !is_mounted(&target) {
+                ov.mount().map_err(rootfs_err(id))?;
+            }
+            Ok(target)
+        }
+        RootfsSource::None => Err(ContainerError::Other(format!(
+            "container {id}: no root filesystem configured"
+        ))),
+    }
+}
+
+/// Unmounts what [`mount`] mounted (nothing for vfs or a plain `--rootfs`).
+/// A target that is not mounted is fine.
+pub fn unmount(layout: &Layout, cfg: &ContainerConfig) -> Result<(), ContainerError> {
+    let id = cfg.id.as_str();
+    let target = match &cfg.rootfs {
+        RootfsSource::Path { overlay: true, .. } => {
+            layout.container_dir(id).join(podman_rs_rootfs::exploded::MERGED_DIR)
+        }
+        RootfsSource::Path { .. } | RootfsSource::None => return Ok(()),
+        RootfsSource::Image { .. } => layout.merged(id),
+    };
+    unmount_path(id, &target)
+}
+
+fn unmount_path(id: &str, target: &Path) -> Result<(), ContainerError> {
+    // A mount may be stacked more than once after a crash: unmount until
+    // nothing is left.
+    for _ in 0..8 {
+        if !is_mounted(target) {
+            return Ok(());
+        }
+        if let Err(e) = nix::mount::umount2(target, nix::mount::MntFlags::MNT_DETACH) {
+            return Err(ContainerError::io(id, "unmounting", target)(e.into()));
+        }
+    }
+    Ok(())
+}
+
+/// Removes the container's files: run state and persistent directory.
+pub fn remove_files(layout: &Layout, id: &str) -> Result<(), ContainerError> {
+    for dir in [layout.run_dir(id), layout.container_dir(id)] {
+        match fs::remove_dir_all(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(ContainerError::io(id, "removing", &dir)(e)),
+        }
+    }
+    let sock = layout.attach_socket(id);
+    let _ = fs::remove_file(sock);
+    Ok(())
+}
+
+/// Whether `path` is a mount point (per /proc/self/mountinfo).
+pub fn is_mounted(path: &Path) -> bool {
+    mountinfo::is_mounted(path).unwrap_or(false)
+}
+
+/// Bytes used by the container's writable layer (`ps --size` RwSize).
+pub fn rw_size(layout: &Layout, id: &str) -> u64 {
+    dir_size(&layout.upper(id))
+}
+
+fn dir_size(path: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let Ok(meta) = e.metadata() else { continue };
+            if meta.is_dir() {
+                stack.push(e.path());
+            } else {
+                total += meta.len();
+            }
+        }
+    }
+    total
+}
