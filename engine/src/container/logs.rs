@@ -102,3 +102,6 @@ impl LogError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

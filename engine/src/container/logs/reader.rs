@@ -374,10 +374,14 @@ impl TailLines {
     }
 }
 
-/// The offset from which reading forwards gives the last `n` lines: found
-/// by reading records backwards from the end, counting `F` records (and
-/// output at the end that no newline ended), and going on past the `P`
-/// records that begin the earliest of those lines.
+/// The offset from which reading forwards gives the last `n` lines, found
+/// by reading records backwards from the end: first counting `F` records
+/// (and, per stream, output at the end that no newline ended) up to `n`,
+/// then going further back until, in each stream, the record before the
+/// earliest one kept is an `F` (or there is none), so that no kept line
+/// misses the `P` records it begins with. Streams interleave, so a `P`
+/// record found then can pull in records of the other stream, whose own
+/// beginning is then looked for in turn.
 fn tail_start(file: &mut File, path: &Path, n: u64) -> Result<u64, LogError> {
     let len = file
         .metadata()
@@ -391,23 +395,49 @@ fn tail_start(file: &mut File, path: &Path, n: u64) -> Result<u64, LogError> {
     };
     let mut start = len;
     let mut lines = 0u64;
-    // Whether a later record of the stream is already included.
-    let mut seen = [false; 2];
+    let mut counting = true;
+    // Counting: whether a later record of the stream is kept already.
+    // Then: whether the stream's earliest kept record may be continuing a
+    // `P` record before `start`.
+    let mut need = [false; 2];
+    // Whether records of the stream were passed over since `start` moved.
+    let mut passed = [false; 2];
     while let Some((offset, header)) = scan
         .prev_record()
         .map_err(|e| LogError::io("reading", path, e))?
     {
         let parsed = parse_header(header);
-        let continues = matches!(parsed, Some((s, true)) if seen[s.index()]);
-        if lines >= n && !continues {
-            break;
-        }
-        start = offset;
-        if let Some((s, partial)) = parsed {
-            if !partial || !seen[s.index()] {
-                lines += 1;
+        if counting {
+            if lines < n {
+                start = offset;
+                if let Some((s, partial)) = parsed {
+                    if !partial || !need[s.index()] {
+                        lines += 1;
+                    }
+                    need[s.index()] = true;
+                }
+                continue;
             }
-            seen[s.index()] = true;
+            counting = false;
+        }
+        // A record that does not parse is left out unless a `P` record
+        // before it is needed.
+        let Some((s, partial)) = parsed else { continue };
+        let i = s.index();
+        if need[i] && partial {
+            start = offset;
+            for t in 0..need.len() {
+                if passed[t] {
+                    need[t] = true;
+                }
+            }
+            passed = [false; 2];
+        } else {
+            need[i] = false;
+            passed[i] = true;
+        }
+        if !need.iter().any(|n| *n) {
+            break;
         }
     }
     Ok(start)
