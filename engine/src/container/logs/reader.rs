@@ -605,3 +605,68 @@ impl Follower {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log(dir: &Path, records: &[&str]) -> (PathBuf, File) {
+        let path = dir.join("ctr.log");
+        let mut data = Vec::new();
+        for r in records {
+            data.extend_from_slice(b"2024-01-02T03:04:05.000000000+00:00 ");
+            data.extend_from_slice(r.as_bytes());
+            data.push(b'\n');
+        }
+        std::fs::write(&path, data).expect("write");
+        let file = File::open(&path).expect("open");
+        (path, file)
+    }
+
+    #[test]
+    fn tail_reads_only_the_end() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let records: Vec<String> = (0..50_000).map(|i| format!("stdout F {i}")).collect();
+        let refs: Vec<&str> = records.iter().map(String::as_str).collect();
+        let (path, mut file) = log(dir.path(), &refs);
+        let len = file.metadata().expect("stat").len();
+        let start = tail_start(&mut file, &path, 2).expect("tail");
+        // Two records of 51 bytes (timestamp and space, "stdout F ", 5 digits, newline).
+        assert_eq!(len - start, 102);
+        assert_eq!(tail_start(&mut file, &path, 0).expect("tail 0"), len);
+        assert_eq!(tail_start(&mut file, &path, 1_000_000).expect("all"), 0);
+    }
+
+    #[test]
+    fn tail_joins_across_the_other_stream() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (path, _) = log(
+            dir.path(),
+            &[
+                "stdout F old",
+                "stdout P a",
+                "stderr P e",
+                "stderr F 1",
+                "stdout P b",
+                "stderr F e2",
+                "stdout F c",
+            ],
+        );
+        let tail = |n| {
+            let (mut out, mut err) = (Vec::new(), Vec::new());
+            let opts = ReadOptions {
+                tail: Some(n),
+                ..Default::default()
+            };
+            read_logs(&path, &opts, &mut out, &mut err, &mut || true).expect("read");
+            (
+                String::from_utf8_lossy(&out).into_owned(),
+                String::from_utf8_lossy(&err).into_owned(),
+            )
+        };
+        assert_eq!(tail(1), ("abc\n".into(), String::new()));
+        assert_eq!(tail(2), ("abc\n".into(), "e2\n".into()));
+        assert_eq!(tail(3), ("abc\n".into(), "e1\ne2\n".into()));
+        assert_eq!(tail(4), ("old\nabc\n".into(), "e1\ne2\n".into()));
+    }
+}
