@@ -2,6 +2,7 @@
 //! and the per-container monitor (Podman's libpod containers + conmon).
 
 pub mod config;
+pub mod logs;
 
 pub use config::{
     ContainerConfig, ContainerPaths, ImageRuntimeConfig, LogConfig, Mount, NetworkMode, Resources,
