@@ -1,0 +1,975 @@
+//! [`ContainerEngine`] in-process over the local store (Podman's ABI engine
+//! + libpod): records in SQLite, one flock per container around each
+//! lifecycle step, and the monitor process for everything that outlives a
+//! command.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use super::attach;
+use super::config::{ContainerConfig, ImageRuntimeConfig, RootfsSource};
+use super::create::{build_config, check_name, random_id, random_name};
+use super::engine::{ContainerEngine, ContainerResult, ExecEnd};
+use super::error::ContainerError;
+use super::layout::Layout;
+use super::logs::{self, ReadOptions};
+use super::monitor::{self, now_ns, process_alive, runtime_for};
+use super::options::{
+    AttachEnd, AttachStreams, CreateOptions, CreateReport, ExecOptions, ListContainer,
+    ListOptions, LogsOptions, RemoveOptions, WaitOptions,
+};
+use super::rootfs;
+use crate::interface::{ImageEngine, LocalEngine, PullOptions};
+use crate::store::{ContainerRecord, ContainerState, ContainerStatus, StoreError};
+
+/// How often waiting commands look at the state.
+const POLL: Duration = Duration::from_millis(10);
+
+fn store_err(e: StoreError) -> ContainerError {
+    match e {
+        StoreError::ContainerNotFound(_)
+        | StoreError::NameInUse { .. }
+        | StoreError::AmbiguousContainer { .. } => ContainerError::Other(e.to_string()),
+        other => ContainerError::Other(other.to_string()),
+    }
+}
+
+/// Whether an error means "no such container" (Podman exits 1 for those in
+/// some verbs, 125 in others).
+pub fn is_no_such_container(e: &ContainerError) -> bool {
+    matches!(e, ContainerError::Other(m) if m.ends_with("no such container"))
+}
+
+fn parse_config(rec: &ContainerRecord) -> ContainerResult<ContainerConfig> {
+    serde_json::from_str(&rec.config)
+        .map_err(|e| ContainerError::Other(format!("container {}: bad config: {e}", rec.id)))
+}
+
+impl LocalEngine {
+    /// Paths of container files.
+    pub fn layout(&self) -> Layout {
+        Layout::new(&self.storage().root, &self.storage().runroot)
+    }
+
+    fn record(&self, name: &str) -> ContainerResult<ContainerRecord> {
+        self.store().lookup_container(name).map_err(store_err)
+    }
+
+    /// The record with its liveness checked: an active container whose
+    /// monitor is gone is shown as exited (a crashed monitor or a reboot).
+    fn effective(&self, mut rec: ContainerRecord) -> ContainerRecord {
+        if rec.state.status.is_active()
+            && !process_alive(rec.state.monitor_pid, rec.state.monitor_start)
+        {
+            rec.state.status = ContainerStatus::Exited;
+            rec.state.pid = 0;
+        }
+        rec
+    }
+
+    fn set_state(&self, id: &str, f: impl FnOnce(&mut ContainerState)) -> ContainerResult<()> {
+        let rec = self.store().container(id).map_err(store_err)?;
+        let Some(rec) = rec else {
+            return Err(ContainerError::Other(format!(
+                "no container with ID {id} found in database: no such container"
+            )));
+        };
+        let mut st = rec.state;
+        f(&mut st);
+        self.store().set_container_state(id, &st).map_err(store_err)
+    }
+
+    /// Image config for a container: pulls per the policy.
+    fn resolve_image(
+        &self,
+        opts: &CreateOptions,
+    ) -> ContainerResult<(String, String, ImageRuntimeConfig)> {
+        let policy = opts.pull.as_deref().unwrap_or("missing");
+        if !matches!(policy, "always" | "missing" | "never" | "newer") {
+            return Err(ContainerError::InvalidArgument(format!(
+                "unsupported pull policy {policy:?}"
+            )));
+        }
+        let local = self.lookup_image_pub(&opts.image);
+        let image = match (policy, local) {
+            ("never", Ok(i)) | ("missing", Ok(i)) => i,
+            ("never", Err(e)) => return Err(ContainerError::Other(e.to_string())),
+            (_, local) => {
+                let pulled = self.pull(&PullOptions {
+                    name: opts.image.clone(),
+                    tls_verify: opts.tls_verify,
+                    authfile: opts.authfile.clone(),
+                    creds: opts.creds.clone(),
+                    quiet: opts.quiet_pull,
+                    ..Default::default()
+                });
+                match (pulled, local) {
+                    (Ok(_), _) => self
+                        .lookup_image_pub(&opts.image)
+                        .map_err(|e| ContainerError::Other(e.to_string()))?,
+                    // `newer`: a failed check keeps the local image.
+                    (Err(_), Ok(i)) if policy == "newer" => i,
+                    (Err(e), _) => return Err(ContainerError::Other(e.to_string())),
+                }
+            }
+        };
+        let config: Value = serde_json::from_str(&image.config).unwrap_or(Value::Null);
+        let rc: ImageRuntimeConfig = config
+            .get("config")
+            .cloned()
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|e| ContainerError::Other(format!("image {}: config: {e}", image.id)))?
+            .unwrap_or_default();
+        // The name as resolved: the first name that matches, else the id.
+        let name = image
+            .names
+            .iter()
+            .find(|n| {
+                n.as_str() == opts.image
+                    || n.ends_with(&format!("/{}", opts.image))
+                    || n.ends_with(&format!("/{}:latest", opts.image))
+            })
+            .or(image.names.first())
+            .cloned()
+            .unwrap_or_else(|| image.id.clone());
+        Ok((image.id.clone(), name, rc))
+    }
+
+    /// Spawns the monitor for container `id` (the caller holds its lock).
+    /// With `attach`, connects to it before it starts the container.
+    fn spawn_monitor(
+        &self,
+        cfg: &ContainerConfig,
+        attach: Option<AttachStreams>,
+    ) -> ContainerResult<Option<AttachEnd>> {
+        let id = cfg.id.as_str();
+        let layout = self.layout();
+        let run_dir = layout.run_dir(id);
+        std::fs::create_dir_all(&run_dir).map_err(ContainerError::io(id, "creating", &run_dir))?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(run_dir.join("monitor.log"))
+            .map_err(ContainerError::io(id, "opening", run_dir.join("monitor.log")))?;
+        let exe = std::env::current_exe()
+            .map_err(|e| ContainerError::Other(format!("finding our own binary: {e}")))?;
+        let storage = self.storage();
+        let mut cmd = Command::new(exe);
+        cmd.arg("--root")
+            .arg(&storage.root)
+            .arg("--runroot")
+            .arg(&storage.runroot)
+            .arg("--storage-driver")
+            .arg(&storage.driver)
+            .arg("container-monitor")
+            .arg(id);
+        if attach.is_some() {
+            cmd.arg("--wait-start");
+        }
+        if let Ok(level) = std::env::var("PODMAN_RS_MONITOR_LOG") {
+            cmd.env("PODMAN_RS_LOG", level);
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .map_err(|e| ContainerError::Monitor {
+                id: id.to_string(),
+                msg: format!("starting the monitor: {e}"),
+            })?;
+        let mut stdin = child.stdin.take();
+        let stdout = child.stdout.take().ok_or_else(|| ContainerError::Monitor {
+            id: id.to_string(),
+            msg: "no handshake pipe".into(),
+        })?;
+        let mut lines = BufReader::new(stdout);
+        let mut conn = None;
+        loop {
+            let mut line = String::new();
+            let n = lines.read_line(&mut line).unwrap_or(0);
+            // The monitor detaches from us (setsid) and outlives us; its
+            // exit status is not ours to collect beyond this handshake.
+            if n == 0 {
+                let _ = child.try_wait();
+                return Err(ContainerError::Monitor {
+                    id: id.to_string(),
+                    msg: format!(
+                        "the monitor exited during start (see {})",
+                        run_dir.join("monitor.log").display()
+                    ),
+                });
+            }
+            let line = line.trim_end();
+            if line == "created" {
+                conn = Some(attach::connect(&layout.attach_socket(id)).map_err(|e| {
+                    ContainerError::Monitor {
+                        id: id.to_string(),
+                        msg: format!("attaching: {e}"),
+                    }
+                })?);
+                if let Some(mut w) = stdin.take() {
+                    let _ = w.write_all(b"start\n");
+                }
+            } else if line.starts_with("started") {
+                break;
+            } else if let Some(rest) = line.strip_prefix("error ") {
+                let (code, msg) = rest.split_once(' ').unwrap_or((rest, ""));
+                let msg = msg.to_string();
+                return Err(match code {
+                    "126" => ContainerError::CannotInvoke(msg),
+                    "127" => ContainerError::CommandNotFound(msg),
+                    _ => ContainerError::Runtime(msg),
+                });
+            }
+        }
+        drop(stdin);
+        // Reap the monitor later if it exits before us; do not wait for it.
+        std::thread::spawn(move || {
+            let _ = child.wait();
+        });
+        match (attach, conn) {
+            (Some(streams), Some(conn)) => attach::run_client(conn, streams)
+                .map(Some)
+                .map_err(|e| ContainerError::Other(format!("container {id}: attach: {e}"))),
+            _ => Ok(None),
+        }
+    }
+
+    /// Waits until the container is no longer active (or gone). Returns
+    /// false on timeout.
+    fn wait_inactive(&self, id: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.store().container(id) {
+                Ok(Some(rec)) => {
+                    let rec = self.effective(rec);
+                    if !rec.state.status.is_active() {
+                        return true;
+                    }
+                }
+                _ => return true,
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// Waits until the monitor of `id` has finished (exit recorded and, for
+    /// `--rm`, the container removed).
+    fn wait_monitor_gone(&self, id: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            match self.store().container(id) {
+                Ok(Some(rec)) => {
+                    if !process_alive(rec.state.monitor_pid, rec.state.monitor_start) {
+                        return;
+                    }
+                }
+                _ => return,
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// Releases what an active container holds when its monitor is gone.
+    fn cleanup_dead(&self, rec: &ContainerRecord, cfg: &ContainerConfig) -> ContainerResult<()> {
+        let layout = self.layout();
+        let rt = runtime_for(&layout, cfg);
+        let _ = rt.kill(&rec.id, "KILL", true);
+        let _ = rt.delete(&rec.id, true);
+        let ns = layout.netns_dir().join(&rec.id);
+        let _ = podman_rs_namespaces::remove_netns(ns);
+        rootfs::unmount(&layout, cfg)?;
+        let _ = std::fs::remove_dir_all(layout.bundle(&rec.id));
+        Ok(())
+    }
+
+    fn stop_locked(&self, rec: &ContainerRecord, timeout: Option<u32>) -> ContainerResult<()> {
+        let cfg = parse_config(rec)?;
+        let id = rec.id.as_str();
+        let rec = self.effective(rec.clone());
+        if !rec.state.status.is_active() {
+            // Podman: stopping a stopped container succeeds; clean up what a
+            // dead monitor left.
+            if rec.state.mounted || rec.state.monitor_pid != 0 {
+                self.cleanup_dead(&rec, &cfg)?;
+                let _ = self.set_state(id, |st| {
+                    if st.status.is_active() {
+                        st.status = ContainerStatus::Exited;
+                        st.finished_at = now_ns();
+                    }
+                    st.pid = 0;
+                    st.monitor_pid = 0;
+                    st.mounted = false;
+                });
+            }
+            return Ok(());
+        }
+        self.set_state(id, |st| {
+            st.stopped_by_user = true;
+            if st.status == ContainerStatus::Running {
+                st.status = ContainerStatus::Stopping;
+            }
+        })?;
+        let rt = runtime_for(&self.layout(), &cfg);
+        let timeout = timeout.unwrap_or(cfg.stop_timeout);
+        if rec.state.status == ContainerStatus::Paused {
+            let _ = rt.resume(id);
+        }
+        if timeout > 0 {
+            let _ = rt.kill(id, &cfg.stop_signal.to_string(), false);
+            if self.wait_inactive(id, Duration::from_secs(timeout as u64)) {
+                self.wait_monitor_gone(id, Duration::from_secs(5));
+                return Ok(());
+            }
+            tracing::warn!(
+                "StopSignal {} failed to stop container {} in {timeout} seconds, resorting to SIGKILL",
+                signal_name(cfg.stop_signal),
+                cfg.name
+            );
+        }
+        let _ = rt.kill(id, "KILL", true);
+        if !self.wait_inactive(id, Duration::from_secs(10)) {
+            return Err(ContainerError::Other(format!(
+                "container {id}: did not exit after SIGKILL"
+            )));
+        }
+        self.wait_monitor_gone(id, Duration::from_secs(5));
+        Ok(())
+    }
+
+    fn remove_locked(&self, rec: &ContainerRecord, opts: &RemoveOptions) -> ContainerResult<()> {
+        let id = rec.id.as_str();
+        let cfg = parse_config(rec)?;
+        let live = self.effective(rec.clone());
+        if live.state.status.is_active() {
+            if !opts.force {
+                return Err(ContainerError::Other(format!(
+                    "cannot remove container {id} as it is {} - running or paused containers cannot be removed without force: container state improper",
+                    live.state.status.as_str()
+                )));
+            }
+            self.stop_locked(rec, Some(opts.timeout.unwrap_or(0)))?;
+        }
+        let _ = self.set_state(id, |st| st.status = ContainerStatus::Removing);
+        self.cleanup_dead(rec, &cfg)?;
+        let layout = self.layout();
+        rootfs::remove_files(&layout, id)?;
+        self.store()
+            .remove_container_record(id)
+            .map_err(store_err)?;
+        Ok(())
+    }
+
+    fn list_entry(&self, rec: &ContainerRecord, size: bool) -> ListContainer {
+        let rec = self.effective(rec.clone());
+        let cfg: ContainerConfig = serde_json::from_str(&rec.config).unwrap_or_default();
+        let st = &rec.state;
+        let (image, image_id) = match &cfg.rootfs {
+            RootfsSource::Image { id, name } => (name.clone(), id.clone()),
+            RootfsSource::Path { .. } | RootfsSource::None => (String::new(), String::new()),
+        };
+        let created_secs = rec.created / 1_000_000_000;
+        let exited = st.status == ContainerStatus::Exited;
+        ListContainer {
+            auto_remove: cfg.auto_remove,
+            command: cfg.command.clone(),
+            created: rfc3339_ns(rec.created),
+            created_at: human_ago(created_secs),
+            exited,
+            exited_at: st.finished_at / 1_000_000_000,
+            exit_code: st.exit_code.unwrap_or(0),
+            id: rec.id.clone(),
+            image,
+            image_id,
+            is_infra: false,
+            labels: (!cfg.labels.is_empty()).then(|| cfg.labels.clone()),
+            mounts: cfg
+                .mounts
+                .iter()
+                .map(|m| m.destination.display().to_string())
+                .collect(),
+            names: vec![rec.name.clone()],
+            namespaces: json!({}),
+            networks: Vec::new(),
+            pid: st.pid,
+            pod: String::new(),
+            pod_name: String::new(),
+            ports: None,
+            size: size.then(|| super::options::ContainerSize {
+                root_fs_size: 0,
+                rw_size: rootfs::rw_size(&self.layout(), &rec.id),
+            }),
+            started_at: st.started_at / 1_000_000_000,
+            state: st.status.as_str().to_string(),
+            status: status_text(st),
+            created_unix: created_secs,
+            created_ns: rec.created,
+        }
+    }
+}
+
+/// Podman's STATUS column: "Up 3 seconds ago", "Exited (0) 2 minutes ago", "Created".
+pub fn status_text(st: &ContainerState) -> String {
+    match st.status {
+        ContainerStatus::Running => format!("Up {}", human_ago(st.started_at / 1_000_000_000)),
+        ContainerStatus::Paused => "Paused".into(),
+        ContainerStatus::Exited => format!(
+            "Exited ({}) {}",
+            st.exit_code.unwrap_or(0),
+            human_ago(st.finished_at / 1_000_000_000)
+        ),
+        ContainerStatus::Stopping => "Stopping".into(),
+        ContainerStatus::Removing => "Removing".into(),
+        ContainerStatus::Initialized => "Initialized".into(),
+        ContainerStatus::Created => "Created".into(),
+    }
+}
+
+/// Go's units.HumanDuration + " ago", as Podman prints times.
+pub fn human_ago(secs: i64) -> String {
+    let now = now_ns() / 1_000_000_000;
+    let d = (now - secs).max(0);
+    let text = if d < 1 {
+        "Less than a second".to_string()
+    } else if d == 1 {
+        "1 second".to_string()
+    } else if d < 60 {
+        format!("{d} seconds")
+    } else if d / 60 == 1 {
+        "About a minute".to_string()
+    } else if d < 3600 {
+        format!("{} minutes", d / 60)
+    } else if (d as f64 / 3600.0).round() as i64 == 1 {
+        "About an hour".to_string()
+    } else if d < 48 * 3600 {
+        format!("{} hours", (d as f64 / 3600.0).round() as i64)
+    } else if d < 7 * 24 * 3600 * 2 {
+        format!("{} days", d / 86400)
+    } else if d < 30 * 24 * 3600 * 3 {
+        format!("{} weeks", d / (7 * 86400))
+    } else if d < 365 * 24 * 3600 * 2 {
+        format!("{} months", d / (30 * 86400))
+    } else {
+        format!("{} years", d / (365 * 86400))
+    };
+    format!("{text} ago")
+}
+
+/// RFC 3339 with nanoseconds in local time, as Go prints a time.Time.
+pub fn rfc3339_ns(ns: i64) -> String {
+    if ns == 0 {
+        return "0001-01-01T00:00:00Z".into();
+    }
+    let t = chrono::DateTime::from_timestamp(ns / 1_000_000_000, (ns % 1_000_000_000) as u32)
+        .unwrap_or_default()
+        .with_timezone(&chrono::Local);
+    t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
+fn signal_name(n: i32) -> String {
+    nix::sys::signal::Signal::try_from(n)
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_else(|_| n.to_string())
+}
+
+impl ContainerEngine for LocalEngine {
+    fn container_create(&self, opts: &CreateOptions) -> ContainerResult<CreateReport> {
+        if let Some(c) = &opts.cidfile {
+            if c.exists() {
+                return Err(ContainerError::InvalidArgument(format!(
+                    "container id file exists. Ensure another container is not using it or delete {}",
+                    c.display()
+                )));
+            }
+        }
+        let name = match &opts.name {
+            Some(n) => {
+                check_name(n)?;
+                n.clone()
+            }
+            None => loop {
+                let n = random_name();
+                if self.store().lookup_container(&n).is_err() {
+                    break n;
+                }
+            },
+        };
+        if opts.replace {
+            if let Ok(old) = self.store().lookup_container(&name) {
+                if old.name == name {
+                    self.container_remove(
+                        &old.id,
+                        &RemoveOptions {
+                            force: true,
+                            ..Default::default()
+                        },
+                    )?;
+                }
+            }
+        }
+        let (rootfs, image_id, image_cfg) = if opts.rootfs {
+            let spec = podman_rs_rootfs::RootfsSpec::parse(&opts.image)
+                .map_err(|e| ContainerError::InvalidArgument(e.to_string()))?;
+            if !spec.path.is_dir() {
+                return Err(ContainerError::InvalidArgument(format!(
+                    "rootfs {}: not a directory",
+                    spec.path.display()
+                )));
+            }
+            let path = std::fs::canonicalize(&spec.path)
+                .map_err(|e| ContainerError::InvalidArgument(format!("rootfs: {e}")))?;
+            (
+                RootfsSource::Path {
+                    path,
+                    overlay: spec.overlay,
+                },
+                None,
+                ImageRuntimeConfig::default(),
+            )
+        } else {
+            let (id, name, cfg) = self.resolve_image(opts)?;
+            (
+                RootfsSource::Image {
+                    id: id.clone(),
+                    name,
+                },
+                Some(id),
+                cfg,
+            )
+        };
+        let mut cfg = build_config(opts, &image_cfg)?;
+        cfg.id = random_id()?;
+        cfg.name = name;
+        cfg.rootfs = rootfs;
+        cfg.runtime = match &opts.runtime {
+            None => None,
+            Some(r) if r.contains('/') => Some(PathBuf::from(r)),
+            Some(r) => Some(find_in_path(r).ok_or_else(|| {
+                ContainerError::InvalidArgument(format!(
+                    "cannot find OCI runtime {r:?}: not in $PATH"
+                ))
+            })?),
+        };
+        cfg.created_ns = now_ns();
+        let config = serde_json::to_string(&cfg)
+            .map_err(|e| ContainerError::Other(format!("serializing config: {e}")))?;
+        let rec = ContainerRecord {
+            id: cfg.id.clone(),
+            name: cfg.name.clone(),
+            image_id,
+            config,
+            created: cfg.created_ns,
+            state: ContainerState::default(),
+        };
+        self.store().add_container(&rec).map_err(|e| match e {
+            StoreError::NameInUse { .. } => {
+                ContainerError::Other(format!("creating container storage: {e}"))
+            }
+            other => store_err(other),
+        })?;
+        if let Some(c) = &opts.cidfile {
+            if let Err(e) = std::fs::write(c, &cfg.id) {
+                let _ = self.store().remove_container_record(&cfg.id);
+                return Err(ContainerError::Other(format!(
+                    "writing cidfile {}: {e}",
+                    c.display()
+                )));
+            }
+        }
+        Ok(CreateReport {
+            id: cfg.id,
+            warnings: Vec::new(),
+        })
+    }
+
+    fn container_start(
+        &self,
+        name: &str,
+        attach: Option<AttachStreams>,
+    ) -> ContainerResult<Option<AttachEnd>> {
+        let rec = self.record(name)?;
+        let layout = self.layout();
+        let lock = layout.lock(&rec.id)?;
+        // Re-read under the lock.
+        let rec = self.effective(self.record(&rec.id)?);
+        let cfg = parse_config(&rec)?;
+        match rec.state.status {
+            ContainerStatus::Running | ContainerStatus::Paused | ContainerStatus::Stopping => {
+                drop(lock);
+                // Podman: starting a running container is a no-op (attach if asked).
+                return match attach {
+                    Some(streams) => self.container_attach(&rec.id, streams).map(Some),
+                    None => Ok(None),
+                };
+            }
+            ContainerStatus::Removing => {
+                return Err(ContainerError::BadState {
+                    id: rec.id.clone(),
+                    state: "being removed".into(),
+                    what: "cannot start it".into(),
+                })
+            }
+            _ => {}
+        }
+        // What a dead monitor left behind.
+        if rec.state.mounted || rec.state.monitor_pid != 0 {
+            self.cleanup_dead(&rec, &cfg)?;
+        }
+        self.set_state(&rec.id, |st| {
+            st.stopped_by_user = false;
+            st.mounted = false;
+        })?;
+        let streams_given = attach.is_some();
+        let r = self.spawn_monitor(&cfg, attach);
+        drop(lock);
+        match r {
+            Ok(end) if streams_given => Ok(end),
+            Ok(_) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn container_attach(&self, name: &str, streams: AttachStreams) -> ContainerResult<AttachEnd> {
+        let rec = self.effective(self.record(name)?);
+        if !matches!(
+            rec.state.status,
+            ContainerStatus::Running | ContainerStatus::Paused
+        ) {
+            return Err(ContainerError::Other(format!(
+                "you can only attach to running containers: container state improper"
+            )));
+        }
+        let sock = self.layout().attach_socket(&rec.id);
+        let conn = attach::connect(&sock).map_err(|e| {
+            ContainerError::Other(format!("container {}: attaching: {e}", rec.id))
+        })?;
+        attach::run_client(conn, streams)
+            .map_err(|e| ContainerError::Other(format!("container {}: attach: {e}", rec.id)))
+    }
+
+    fn container_stop(&self, name: &str, timeout: Option<u32>) -> ContainerResult<String> {
+        let rec = self.record(name)?;
+        let lock = self.layout().lock(&rec.id)?;
+        let rec = match self.store().container(&rec.id).map_err(store_err)? {
+            Some(r) => r,
+            None => return Ok(rec.id),
+        };
+        self.stop_locked(&rec, timeout)?;
+        drop(lock);
+        Ok(rec.id)
+    }
+
+    fn container_kill(&self, name: &str, signal: &str) -> ContainerResult<String> {
+        let sig = super::create::parse_signal(signal)?;
+        let rec = self.effective(self.record(name)?);
+        if !matches!(
+            rec.state.status,
+            ContainerStatus::Running | ContainerStatus::Paused | ContainerStatus::Stopping
+        ) {
+            return Err(ContainerError::Other(format!(
+                "can only kill running containers. {} is in state {}: container state improper",
+                rec.id,
+                rec.state.status.as_str()
+            )));
+        }
+        let cfg = parse_config(&rec)?;
+        runtime_for(&self.layout(), &cfg)
+            .kill(&rec.id, &sig.to_string(), false)
+            .map_err(|e| ContainerError::Runtime(e.to_string()))?;
+        Ok(rec.id)
+    }
+
+    fn container_restart(&self, name: &str, timeout: Option<u32>) -> ContainerResult<String> {
+        let id = self.container_stop(name, timeout)?;
+        self.container_start(&id, None)?;
+        Ok(id)
+    }
+
+    fn container_pause(&self, name: &str) -> ContainerResult<String> {
+        let rec = self.effective(self.record(name)?);
+        let lock = self.layout().lock(&rec.id)?;
+        if rec.state.status != ContainerStatus::Running {
+            return Err(ContainerError::Other(format!(
+                "\"{}\" is not running, can't pause: container state improper",
+                rec.id
+            )));
+        }
+        let cfg = parse_config(&rec)?;
+        runtime_for(&self.layout(), &cfg)
+            .pause(&rec.id)
+            .map_err(|e| ContainerError::Runtime(e.to_string()))?;
+        self.set_state(&rec.id, |st| st.status = ContainerStatus::Paused)?;
+        drop(lock);
+        Ok(rec.id)
+    }
+
+    fn container_unpause(&self, name: &str) -> ContainerResult<String> {
+        let rec = self.effective(self.record(name)?);
+        let lock = self.layout().lock(&rec.id)?;
+        if rec.state.status != ContainerStatus::Paused {
+            return Err(ContainerError::Other(format!(
+                "\"{}\" is not paused, can't unpause: container state improper",
+                rec.id
+            )));
+        }
+        let cfg = parse_config(&rec)?;
+        runtime_for(&self.layout(), &cfg)
+            .resume(&rec.id)
+            .map_err(|e| ContainerError::Runtime(e.to_string()))?;
+        self.set_state(&rec.id, |st| st.status = ContainerStatus::Running)?;
+        drop(lock);
+        Ok(rec.id)
+    }
+
+    fn container_remove(&self, name: &str, opts: &RemoveOptions) -> ContainerResult<String> {
+        let rec = self.record(name)?;
+        let layout = self.layout();
+        let lock = layout.lock(&rec.id)?;
+        let rec = match self.store().container(&rec.id).map_err(store_err)? {
+            Some(r) => r,
+            // Removed meanwhile (by its own --rm, or another rm).
+            None => return Ok(rec.id),
+        };
+        self.remove_locked(&rec, opts)?;
+        lock.remove();
+        Ok(rec.id)
+    }
+
+    fn container_list(&self, opts: &ListOptions) -> ContainerResult<Vec<ListContainer>> {
+        let recs = self.store().containers().map_err(store_err)?;
+        let mut out: Vec<ListContainer> = recs
+            .iter()
+            .map(|r| self.list_entry(r, opts.size))
+            .filter(|c| opts.all || opts.last.is_some() || c.state == "running" || c.state == "paused")
+            .collect();
+        // Newest first, as Podman lists.
+        out.sort_by(|a, b| b.created_ns.cmp(&a.created_ns));
+        if let Some(n) = opts.last {
+            out.truncate(n);
+        }
+        Ok(out)
+    }
+
+    fn container_inspect(&self, name: &str, size: bool) -> ContainerResult<Value> {
+        let rec = self.effective(self.record(name)?);
+        let cfg = parse_config(&rec)?;
+        Ok(super::inspect::inspect_json(self, &rec, &cfg, size))
+    }
+
+    fn container_wait(&self, name: &str, opts: &WaitOptions) -> ContainerResult<i32> {
+        let rec = self.record(name)?;
+        let interval = opts.interval.unwrap_or(POLL);
+        let conditions: Vec<String> = if opts.conditions.is_empty() {
+            vec!["stopped".into()]
+        } else {
+            opts.conditions.clone()
+        };
+        for c in &conditions {
+            if !matches!(
+                c.as_str(),
+                "configured" | "created" | "exited" | "paused" | "running" | "stopped"
+                    | "initialized" | "removing" | "stopping"
+            ) {
+                return Err(ContainerError::InvalidArgument(format!(
+                    "unknown condition {c:?}"
+                )));
+            }
+        }
+        loop {
+            let cur = match self.store().container(&rec.id).map_err(store_err)? {
+                Some(r) => self.effective(r),
+                // Removed (--rm): its exit code is gone with it.
+                None => return Ok(rec.state.exit_code.unwrap_or(0)),
+            };
+            let state = cur.state.status.as_str();
+            let hit = conditions.iter().any(|c| match c.as_str() {
+                "stopped" | "exited" => {
+                    cur.state.status == ContainerStatus::Exited
+                        || (cur.state.status == ContainerStatus::Created
+                            && cur.state.exit_code.is_some())
+                }
+                "configured" => state == "created",
+                other => other == state,
+            });
+            if hit {
+                return Ok(cur.state.exit_code.unwrap_or(-1));
+            }
+            std::thread::sleep(interval);
+        }
+    }
+
+    fn container_logs(
+        &self,
+        names: &[String],
+        opts: &LogsOptions,
+        stdout: &mut dyn Write,
+        stderr: &mut dyn Write,
+    ) -> ContainerResult<()> {
+        let now = chrono::Utc::now();
+        let parse = |v: &Option<String>, since: bool| {
+            v.as_deref()
+                .map(|s| logs::parse_time_arg(s, since, now))
+                .transpose()
+                .map_err(|e| ContainerError::InvalidArgument(e.to_string()))
+        };
+        let since = parse(&opts.since, true)?;
+        let until = parse(&opts.until, false)?;
+        let recs = names
+            .iter()
+            .map(|n| self.record(n))
+            .collect::<ContainerResult<Vec<_>>>()?;
+        for rec in &recs {
+            let cfg = parse_config(rec)?;
+            if cfg.log.driver == "none" || cfg.log.driver == "passthrough" {
+                return Err(ContainerError::Other(format!(
+                    "this container is using the '{}' log driver, cannot read logs: this container is not logging output",
+                    cfg.log.driver
+                )));
+            }
+        }
+        // Podman follows several containers concurrently; one after another
+        // is equivalent once they have exited, and the last one follows.
+        for (i, rec) in recs.iter().enumerate() {
+            let cfg = parse_config(rec)?;
+            let path = cfg
+                .log
+                .path
+                .clone()
+                .unwrap_or_else(|| self.layout().log_path(&rec.id));
+            let prefix = if opts.names {
+                format!("{} ", rec.name).into_bytes()
+            } else if recs.len() > 1 {
+                format!("{} ", &rec.id[..12]).into_bytes()
+            } else {
+                Vec::new()
+            };
+            let read = ReadOptions {
+                since,
+                until,
+                tail: opts.tail.and_then(|t| (t >= 0).then_some(t as u64)),
+                timestamps: opts.timestamps,
+                follow: opts.follow && (i + 1 == recs.len() || recs.len() == 1),
+                prefix,
+                ..Default::default()
+            };
+            let id = rec.id.clone();
+            let mut exited = || match self.store().container(&id) {
+                Ok(Some(r)) => !self.effective(r).state.status.is_active(),
+                _ => true,
+            };
+            logs::read_logs(&path, &read, stdout, stderr, &mut exited)
+                .map_err(|e| ContainerError::Other(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    fn container_exec(&self, name: &str, opts: &ExecOptions) -> ContainerResult<ExecEnd> {
+        super::exec::exec(self, name, opts)
+    }
+
+    fn container_rename(&self, name: &str, new_name: &str) -> ContainerResult<()> {
+        check_name(new_name)?;
+        let rec = self.record(name)?;
+        let lock = self.layout().lock(&rec.id)?;
+        self.store()
+            .rename_container(&rec.id, new_name)
+            .map_err(store_err)?;
+        drop(lock);
+        Ok(())
+    }
+
+    fn container_exists(&self, name: &str) -> ContainerResult<bool> {
+        match self.store().lookup_container(name) {
+            Ok(_) => Ok(true),
+            Err(StoreError::ContainerNotFound(_)) => Ok(false),
+            Err(e) => Err(store_err(e)),
+        }
+    }
+
+    fn container_prune(&self) -> ContainerResult<Vec<String>> {
+        let mut removed = Vec::new();
+        for rec in self.store().containers().map_err(store_err)? {
+            let rec = self.effective(rec);
+            if rec.state.status == ContainerStatus::Exited
+                || rec.state.status == ContainerStatus::Created
+            {
+                if rec.state.status == ContainerStatus::Created && rec.state.exit_code.is_none() {
+                    // Podman prunes exited and created containers.
+                }
+                if self
+                    .container_remove(&rec.id, &RemoveOptions::default())
+                    .is_ok()
+                {
+                    removed.push(rec.id);
+                }
+            }
+        }
+        Ok(removed)
+    }
+
+    fn container_init(&self, name: &str) -> ContainerResult<String> {
+        let rec = self.record(name)?;
+        Err(ContainerError::Other(format!(
+            "container {}: init without start is not supported yet (start does init+start)",
+            rec.id
+        )))
+    }
+
+    fn container_cleanup(&self, name: &str) -> ContainerResult<String> {
+        let rec = self.record(name)?;
+        let lock = self.layout().lock(&rec.id)?;
+        let live = self.effective(rec.clone());
+        if live.state.status.is_active() {
+            return Err(ContainerError::Other(format!(
+                "container {} is running or paused, refusing to clean up: container state improper",
+                rec.id
+            )));
+        }
+        let cfg = parse_config(&rec)?;
+        self.cleanup_dead(&rec, &cfg)?;
+        self.set_state(&rec.id, |st| {
+            if st.status.is_active() {
+                st.status = ContainerStatus::Exited;
+            }
+            st.mounted = false;
+            st.pid = 0;
+            st.monitor_pid = 0;
+        })?;
+        drop(lock);
+        Ok(rec.id)
+    }
+
+    fn container_id(&self, name: &str) -> ContainerResult<String> {
+        Ok(self.record(name)?.id)
+    }
+}
+
+fn find_in_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+/// Runs the monitor for container `id` (the hidden `container-monitor` verb).
+pub fn run_monitor(engine: &LocalEngine, id: &str, wait_start: bool) -> i32 {
+    let layout = engine.layout();
+    monitor::run(
+        engine.store(),
+        &layout,
+        &monitor::MonitorOptions {
+            id: id.to_string(),
+            wait_start,
+            driver: engine.storage().driver.clone(),
+        },
+    )
+}
