@@ -3,7 +3,6 @@
 //! one function each, all through the engine interface
 //! ([`podman_rs_engine::interface::ImageEngine`]).
 
-use std::collections::{BTreeMap, HashMap};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -14,9 +13,9 @@ use podman_rs_engine::interface::{
     ArchiveFormat, EngineError, HistoryLayer, ImageEngine, ImageSummary, ListOptions, LoadOptions,
     LocalEngine, PullOptions, PushOptions, SaveOptions, StorageOptions,
 };
-use serde::Serialize;
 use serde_json::Value;
 
+use crate::format::{render, table, to_json_indent};
 use crate::EXIT_ENGINE;
 
 /// `podman-rs image …`
@@ -410,100 +409,6 @@ fn short_id(id: &str, no_trunc: bool) -> String {
     } else {
         id.chars().take(12).collect()
     }
-}
-
-/// Podman's tabwriter (minwidth 12, padding 2): every column but the last
-/// is padded to its widest cell + 2, at least 12.
-fn table(rows: &[Vec<String>]) -> String {
-    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let mut widths = vec![0; cols];
-    for r in rows {
-        for (i, c) in r.iter().enumerate() {
-            widths[i] = widths[i].max(c.chars().count() + 2).max(12);
-        }
-    }
-    let mut out = String::new();
-    for r in rows {
-        for (i, c) in r.iter().enumerate() {
-            if i + 1 == r.len() {
-                out.push_str(c);
-            } else {
-                out.push_str(c);
-                out.push_str(&" ".repeat(widths[i] - c.chars().count()));
-            }
-        }
-        out.push('\n');
-    }
-    out
-}
-
-/// serde_json → gtmpl, objects as struct-like objects (`.Field` access).
-fn to_gtmpl(v: &Value) -> gtmpl::Value {
-    match v {
-        Value::Null => gtmpl::Value::Nil,
-        Value::Bool(b) => gtmpl::Value::Bool(*b),
-        Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                gtmpl::Value::from(i)
-            } else if let Some(u) = n.as_u64() {
-                gtmpl::Value::from(u)
-            } else {
-                gtmpl::Value::from(n.as_f64().unwrap_or(0.0))
-            }
-        }
-        Value::String(s) => gtmpl::Value::String(s.clone()),
-        Value::Array(a) => gtmpl::Value::Array(a.iter().map(to_gtmpl).collect()),
-        Value::Object(o) => gtmpl::Value::Object(
-            o.iter()
-                .map(|(k, v)| (k.clone(), to_gtmpl(v)))
-                .collect::<HashMap<_, _>>(),
-        ),
-    }
-}
-
-/// Renders a Go template on `data`; adds the newline Podman adds.
-fn render(template: &str, data: &Value) -> Result<String> {
-    let mut t = gtmpl::Template::default();
-    t.add_func("json", json_func);
-    t.parse(template)
-        .map_err(|e| anyhow!("template parsing error: {e}"))?;
-    let ctx = gtmpl::Context::from(to_gtmpl(data));
-    let mut s = t.render(&ctx).map_err(|e| anyhow!("template: {e}"))?;
-    if !s.ends_with('\n') {
-        s.push('\n');
-    }
-    Ok(s)
-}
-
-/// `{{json .X}}`
-fn json_func(args: &[gtmpl::Value]) -> Result<gtmpl::Value, gtmpl::FuncError> {
-    fn back(v: &gtmpl::Value) -> Value {
-        match v {
-            gtmpl::Value::NoValue | gtmpl::Value::Nil | gtmpl::Value::Function(_) => Value::Null,
-            gtmpl::Value::Bool(b) => Value::Bool(*b),
-            gtmpl::Value::String(s) => Value::String(s.clone()),
-            gtmpl::Value::Number(n) => serde_json::from_str(&n.to_string()).unwrap_or(Value::Null),
-            gtmpl::Value::Array(a) => Value::Array(a.iter().map(back).collect()),
-            gtmpl::Value::Object(o) | gtmpl::Value::Map(o) => Value::Object(
-                o.iter()
-                    .map(|(k, v)| (k.clone(), back(v)))
-                    .collect::<BTreeMap<_, _>>()
-                    .into_iter()
-                    .collect(),
-            ),
-        }
-    }
-    let v = args.first().map(back).unwrap_or(Value::Null);
-    Ok(gtmpl::Value::String(v.to_string()))
-}
-
-/// JSON with Go's `MarshalIndent(v, "", indent)` layout.
-fn to_json_indent<T: Serialize>(v: &T, indent: &str) -> Result<String> {
-    let mut buf = Vec::new();
-    let fmt = serde_json::ser::PrettyFormatter::with_indent(indent.as_bytes());
-    let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
-    v.serialize(&mut ser).context("encoding JSON")?;
-    Ok(String::from_utf8(buf)?)
 }
 
 /// The fields of a `podman images --format` template for one row.

@@ -2,6 +2,8 @@
 //!
 //! One module per noun, one function per verb, as Podman lays out cmd/podman.
 
+mod container;
+mod format;
 mod image;
 mod logging;
 mod runtime;
@@ -61,6 +63,45 @@ enum Command {
     Login(system::LoginArgs),
     /// Log out of a container registry
     Logout(system::LogoutArgs),
+    /// Manage containers
+    Container(container::ContainerCli),
+    /// Create but do not start a container
+    Create(container::CreateArgs),
+    /// Run a command in a new container
+    Run(container::RunArgs),
+    /// Start one or more containers
+    Start(container::StartArgs),
+    /// Stop one or more containers
+    Stop(container::StopArgs),
+    /// Kill one or more running containers with a specific signal
+    Kill(container::KillArgs),
+    /// Restart one or more containers
+    Restart(container::StopArgs),
+    /// Remove one or more containers
+    Rm(container::RmArgs),
+    /// List containers
+    Ps(container::PsArgs),
+    /// Display the configuration of object denoted by ID
+    Inspect(container::InspectArgs),
+    /// Fetch the logs of one or more containers
+    Logs(container::LogsArgs),
+    /// Block on one or more containers
+    Wait(container::WaitArgs),
+    /// Attach to a running container
+    Attach(container::AttachArgs),
+    /// Run a process in a running container
+    Exec(container::ExecArgs),
+    /// Pause all the processes in one or more containers
+    Pause(container::NamesArgs),
+    /// Unpause the processes in one or more containers
+    Unpause(container::NamesArgs),
+    /// Rename an existing container
+    Rename(container::RenameArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(container::NamesArgs),
+    /// The per-container monitor (started by start/run; not for direct use)
+    #[command(hide = true, name = "container-monitor")]
+    ContainerMonitor(container::MonitorArgs),
 }
 
 fn main() -> ExitCode {
@@ -80,10 +121,13 @@ fn main() -> ExitCode {
     // write-protected view first (see runtime::exe_guard). Doing it before
     // any parsing or log setup keeps the re-exec cheap. A false match (say a
     // container named "run") only costs that re-exec.
-    let protect = args.get(1).is_some_and(|a| a == "runtime")
+    // The monitor runs the built-in runtime in-process, and `exec` runs it
+    // from the CLI process: both put this binary's code into containers.
+    let protect = (args.get(1).is_some_and(|a| a == "runtime")
         && args
             .iter()
-            .any(|a| a == "create" || a == "run" || a == "exec");
+            .any(|a| a == "create" || a == "run" || a == "exec"))
+        || args.iter().any(|a| a == "container-monitor" || a == "exec");
     if protect {
         if let Err(e) = podman_rs_runtime::exe_guard::ensure_protected() {
             eprintln!("podman-rs runtime: protecting the runtime binary: {e}");
@@ -121,5 +165,24 @@ fn main() -> ExitCode {
         Command::History(a) => image::history(a, &storage),
         Command::Login(a) => system::login(a, &storage),
         Command::Logout(a) => system::logout(a, &storage),
+        Command::Container(c) => container::main(c, &storage),
+        Command::Create(a) => container::create(a, &storage),
+        Command::Run(a) => container::run(a, &storage),
+        Command::Start(a) => container::start(a, &storage),
+        Command::Stop(a) => container::stop(a, &storage),
+        Command::Kill(a) => container::kill(a, &storage),
+        Command::Restart(a) => container::restart(a, &storage),
+        Command::Rm(a) => container::rm(a, &storage),
+        Command::Ps(a) => container::ps(a, &storage),
+        Command::Inspect(a) => container::inspect(a, &storage),
+        Command::Logs(a) => container::logs(a, &storage),
+        Command::Wait(a) => container::wait(a, &storage),
+        Command::Attach(a) => container::attach(a, &storage),
+        Command::Exec(a) => container::exec(a, &storage),
+        Command::Pause(a) => container::pause(a, &storage),
+        Command::Unpause(a) => container::unpause(a, &storage),
+        Command::Rename(a) => container::rename(a, &storage),
+        Command::Port(a) => container::port(a, &storage),
+        Command::ContainerMonitor(a) => container::monitor(a, &storage),
     }
 }

@@ -403,7 +403,7 @@ impl LocalEngine {
             .unwrap_or_default()
     }
 
-    fn lookup(&self, name: &str) -> EngineResult<Image> {
+    pub(crate) fn lookup(&self, name: &str) -> EngineResult<Image> {
         Ok(self.store.lookup_image(name, &self.search_registries())?)
     }
 }

@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! The podman-rs engine: see README.md. Built from the image and container issues on.
 
 pub mod auth;

@@ -255,7 +255,10 @@ mod tests {
         let mut buf = frame(STDOUT, b"hello");
         buf.extend(frame(EXIT, &3i32.to_be_bytes()));
         buf.extend(&frame(STDERR, b"partial")[..4]);
-        assert_eq!(take_frame(&mut buf).unwrap(), Some((STDOUT, b"hello".to_vec())));
+        assert_eq!(
+            take_frame(&mut buf).unwrap(),
+            Some((STDOUT, b"hello".to_vec()))
+        );
         assert_eq!(
             take_frame(&mut buf).unwrap(),
             Some((EXIT, 3i32.to_be_bytes().to_vec()))

@@ -44,7 +44,9 @@ pub fn parse_restart(s: &str) -> Result<RestartPolicy, ContainerError> {
         ("always" | "unless-stopped" | "no", Some(_)) => Err(invalid(format!(
             "restart policy retries can only be specified with on-failure restart policy: {s}"
         ))),
-        _ => Err(invalid(format!("invalid restart policy: {s}: invalid argument"))),
+        _ => Err(invalid(format!(
+            "invalid restart policy: {s}: invalid argument"
+        ))),
     }
 }
 
@@ -87,7 +89,8 @@ pub fn parse_signal(s: &str) -> Result<i32, ContainerError> {
             Err(bad())
         };
     }
-    nix::sys::signal::Signal::try_from(format!("SIG{name}").as_str())
+    format!("SIG{name}")
+        .parse::<nix::sys::signal::Signal>()
         .map(|s| s as i32)
         .map_err(|_| bad())
 }
@@ -124,8 +127,22 @@ pub fn parse_ulimit(s: &str) -> Result<Ulimit, ContainerError> {
         .split_once('=')
         .ok_or_else(|| invalid(format!("invalid ulimit argument: {s}")))?;
     const NAMES: &[&str] = &[
-        "core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile",
-        "nproc", "rss", "rtprio", "rttime", "sigpending", "stack", "as",
+        "core",
+        "cpu",
+        "data",
+        "fsize",
+        "locks",
+        "memlock",
+        "msgqueue",
+        "nice",
+        "nofile",
+        "nproc",
+        "rss",
+        "rtprio",
+        "rttime",
+        "sigpending",
+        "stack",
+        "as",
     ];
     if !NAMES.contains(&name) {
         return Err(invalid(format!("invalid ulimit type: {name}")));
@@ -165,12 +182,16 @@ pub fn parse_network(s: &str) -> Result<NetworkMode, ContainerError> {
         _ => {
             if let Some(c) = s.strip_prefix("container:") {
                 if c.is_empty() {
-                    return Err(invalid("container: network mode needs a container name or ID"));
+                    return Err(invalid(
+                        "container: network mode needs a container name or ID",
+                    ));
                 }
                 Ok(NetworkMode::Container(c.into()))
             } else if let Some(p) = s.strip_prefix("ns:") {
                 if !p.starts_with('/') {
-                    return Err(invalid(format!("invalid network namespace path {p:?}: must be absolute")));
+                    return Err(invalid(format!(
+                        "invalid network namespace path {p:?}: must be absolute"
+                    )));
                 }
                 Ok(NetworkMode::Path(PathBuf::from(p)))
             } else {
@@ -265,18 +286,23 @@ pub fn parse_volume(s: &str) -> Result<Mount, ContainerError> {
                 "volume {s:?}: anonymous volumes come with the volumes issue; give SRC:DST"
             )))
         }
-        _ => return Err(invalid(format!("incorrect volume format {s:?}, should be [host-dir:]ctr-dir[:option]"))),
+        _ => {
+            return Err(invalid(format!(
+                "incorrect volume format {s:?}, should be [host-dir:]ctr-dir[:option]"
+            )))
+        }
     };
     if !dst.starts_with('/') {
-        return Err(invalid(format!("invalid container path {dst:?}, must be an absolute path")));
+        return Err(invalid(format!(
+            "invalid container path {dst:?}, must be an absolute path"
+        )));
     }
     if !src.starts_with('/') && !src.starts_with('.') {
         return Err(invalid(format!(
             "volume {s:?}: named volumes come with the volumes issue; use an absolute host path"
         )));
     }
-    let src = std::fs::canonicalize(src)
-        .map_err(|e| invalid(format!("statfs {src}: {e}")))?;
+    let src = std::fs::canonicalize(src).map_err(|e| invalid(format!("statfs {src}: {e}")))?;
     let mut options: Vec<String> = Vec::new();
     for o in opts.split(',').filter(|o| !o.is_empty()) {
         match o {
@@ -298,7 +324,9 @@ pub fn parse_volume(s: &str) -> Result<Mount, ContainerError> {
 pub fn parse_tmpfs(s: &str) -> Result<Mount, ContainerError> {
     let (dst, opts) = s.split_once(':').unwrap_or((s, ""));
     if !dst.starts_with('/') {
-        return Err(invalid(format!("invalid container path {dst:?}, must be an absolute path")));
+        return Err(invalid(format!(
+            "invalid container path {dst:?}, must be an absolute path"
+        )));
     }
     Ok(Mount {
         kind: "tmpfs".into(),
@@ -439,7 +467,9 @@ pub fn build_config(
     cfg.dns_search = opts.dns_search.clone();
     cfg.dns_options = opts.dns_option.clone();
     for h in &opts.add_host {
-        if h.split_once(':').is_none_or(|(n, ip)| n.is_empty() || ip.is_empty()) {
+        if h.split_once(':')
+            .is_none_or(|(n, ip)| n.is_empty() || ip.is_empty())
+        {
             return Err(invalid(format!("invalid IP address in add-host: {h:?}")));
         }
     }
@@ -519,24 +549,136 @@ fn parse_log(opts: &CreateOptions) -> Result<LogConfig, ContainerError> {
 /// Docker/Podman-style random names: `adjective_surname`.
 pub fn random_name() -> String {
     const LEFT: &[&str] = &[
-        "admiring", "agitated", "amazing", "awesome", "beautiful", "blissful", "bold", "brave",
-        "busy", "charming", "clever", "compassionate", "competent", "confident", "cool",
-        "dazzling", "determined", "eager", "ecstatic", "elastic", "elegant", "epic", "exciting",
-        "fervent", "focused", "friendly", "funny", "gallant", "gifted", "goofy", "gracious",
-        "happy", "hopeful", "inspiring", "jolly", "keen", "kind", "laughing", "loving", "lucid",
-        "magical", "modest", "nice", "nifty", "optimistic", "peaceful", "pensive", "practical",
-        "quirky", "relaxed", "romantic", "serene", "sharp", "stoic", "sweet", "tender",
-        "trusting", "upbeat", "vibrant", "vigilant", "wizardly", "wonderful", "youthful", "zen",
+        "admiring",
+        "agitated",
+        "amazing",
+        "awesome",
+        "beautiful",
+        "blissful",
+        "bold",
+        "brave",
+        "busy",
+        "charming",
+        "clever",
+        "compassionate",
+        "competent",
+        "confident",
+        "cool",
+        "dazzling",
+        "determined",
+        "eager",
+        "ecstatic",
+        "elastic",
+        "elegant",
+        "epic",
+        "exciting",
+        "fervent",
+        "focused",
+        "friendly",
+        "funny",
+        "gallant",
+        "gifted",
+        "goofy",
+        "gracious",
+        "happy",
+        "hopeful",
+        "inspiring",
+        "jolly",
+        "keen",
+        "kind",
+        "laughing",
+        "loving",
+        "lucid",
+        "magical",
+        "modest",
+        "nice",
+        "nifty",
+        "optimistic",
+        "peaceful",
+        "pensive",
+        "practical",
+        "quirky",
+        "relaxed",
+        "romantic",
+        "serene",
+        "sharp",
+        "stoic",
+        "sweet",
+        "tender",
+        "trusting",
+        "upbeat",
+        "vibrant",
+        "vigilant",
+        "wizardly",
+        "wonderful",
+        "youthful",
+        "zen",
     ];
     const RIGHT: &[&str] = &[
-        "albattani", "allen", "archimedes", "babbage", "banach", "bardeen", "bell", "bohr",
-        "brattain", "cannon", "carson", "curie", "darwin", "dijkstra", "einstein", "euclid",
-        "euler", "fermat", "feynman", "franklin", "galileo", "gauss", "goldberg", "goodall",
-        "hamilton", "hawking", "heisenberg", "hertz", "hopper", "hypatia", "johnson", "kepler",
-        "knuth", "lamarr", "leakey", "lovelace", "lumiere", "mayer", "mccarthy", "meitner",
-        "morse", "newton", "nobel", "noether", "pasteur", "payne", "perlman", "pike", "poincare",
-        "ritchie", "rosalind", "shannon", "sinoussi", "stonebraker", "tesla", "thompson",
-        "torvalds", "turing", "villani", "wilson", "wozniak", "wright", "yalow", "zhukovsky",
+        "albattani",
+        "allen",
+        "archimedes",
+        "babbage",
+        "banach",
+        "bardeen",
+        "bell",
+        "bohr",
+        "brattain",
+        "cannon",
+        "carson",
+        "curie",
+        "darwin",
+        "dijkstra",
+        "einstein",
+        "euclid",
+        "euler",
+        "fermat",
+        "feynman",
+        "franklin",
+        "galileo",
+        "gauss",
+        "goldberg",
+        "goodall",
+        "hamilton",
+        "hawking",
+        "heisenberg",
+        "hertz",
+        "hopper",
+        "hypatia",
+        "johnson",
+        "kepler",
+        "knuth",
+        "lamarr",
+        "leakey",
+        "lovelace",
+        "lumiere",
+        "mayer",
+        "mccarthy",
+        "meitner",
+        "morse",
+        "newton",
+        "nobel",
+        "noether",
+        "pasteur",
+        "payne",
+        "perlman",
+        "pike",
+        "poincare",
+        "ritchie",
+        "rosalind",
+        "shannon",
+        "sinoussi",
+        "stonebraker",
+        "tesla",
+        "thompson",
+        "torvalds",
+        "turing",
+        "villani",
+        "wilson",
+        "wozniak",
+        "wright",
+        "yalow",
+        "zhukovsky",
     ];
     let mut b = [0u8; 2];
     let _ = rustix::rand::getrandom(&mut b, rustix::rand::GetRandomFlags::empty());

@@ -4,8 +4,8 @@
 
 use super::error::ContainerError;
 use super::options::{
-    AttachEnd, AttachStreams, CreateOptions, CreateReport, ExecOptions, ListContainer,
-    ListOptions, LogsOptions, RemoveOptions, WaitOptions,
+    AttachEnd, AttachStreams, CreateOptions, CreateReport, ExecOptions, ListContainer, ListOptions,
+    LogsOptions, RemoveOptions, WaitOptions,
 };
 
 /// Result of container operations.

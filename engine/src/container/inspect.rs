@@ -103,10 +103,7 @@ pub fn inspect_json(
     };
     let mut annotations = Map::new();
     annotations.insert("io.container.manager".into(), json!("libpod"));
-    annotations.insert(
-        "io.kubernetes.cri-o.TTY".into(),
-        json!(cfg.tty.to_string()),
-    );
+    annotations.insert("io.kubernetes.cri-o.TTY".into(), json!(cfg.tty.to_string()));
     annotations.insert(
         "io.podman.annotations.autoremove".into(),
         json!(bool_upper(cfg.auto_remove)),
@@ -119,19 +116,12 @@ pub fn inspect_json(
         "io.podman.annotations.privileged".into(),
         json!(bool_upper(cfg.security.privileged)),
     );
-    annotations.insert(
-        "io.podman.annotations.publish-all".into(),
-        json!("FALSE"),
-    );
+    annotations.insert("io.podman.annotations.publish-all".into(), json!("FALSE"));
     for (k, v) in &cfg.annotations {
         annotations.insert(k.clone(), json!(v));
     }
     annotations.remove("io.container.manager");
-    let log_path = cfg
-        .log
-        .path
-        .clone()
-        .unwrap_or_else(|| layout.log_path(id));
+    let log_path = cfg.log.path.clone().unwrap_or_else(|| layout.log_path(id));
     let network_mode = match &cfg.network {
         NetworkMode::Private => "private".to_string(),
         NetworkMode::None => "none".into(),

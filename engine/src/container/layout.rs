@@ -113,10 +113,7 @@ impl Layout {
             .map_err(ContainerError::io(id, "opening lock", &path))?;
         rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
             .map_err(|e| ContainerError::io(id, "locking", &path)(e.into()))?;
-        Ok(ContainerLock {
-            _file: file,
-            path,
-        })
+        Ok(ContainerLock { _file: file, path })
     }
 }
 

@@ -19,8 +19,8 @@ use super::layout::Layout;
 use super::logs::{self, ReadOptions};
 use super::monitor::{self, now_ns, process_alive, runtime_for};
 use super::options::{
-    AttachEnd, AttachStreams, CreateOptions, CreateReport, ExecOptions, ListContainer,
-    ListOptions, LogsOptions, RemoveOptions, WaitOptions,
+    AttachEnd, AttachStreams, CreateOptions, CreateReport, ExecOptions, ListContainer, ListOptions,
+    LogsOptions, RemoveOptions, WaitOptions,
 };
 use super::rootfs;
 use crate::interface::{ImageEngine, LocalEngine, PullOptions};
@@ -94,7 +94,7 @@ impl LocalEngine {
                 "unsupported pull policy {policy:?}"
             )));
         }
-        let local = self.lookup_image_pub(&opts.image);
+        let local = self.lookup(&opts.image);
         let image = match (policy, local) {
             ("never", Ok(i)) | ("missing", Ok(i)) => i,
             ("never", Err(e)) => return Err(ContainerError::Other(e.to_string())),
@@ -109,7 +109,7 @@ impl LocalEngine {
                 });
                 match (pulled, local) {
                     (Ok(_), _) => self
-                        .lookup_image_pub(&opts.image)
+                        .lookup(&opts.image)
                         .map_err(|e| ContainerError::Other(e.to_string()))?,
                     // `newer`: a failed check keeps the local image.
                     (Err(_), Ok(i)) if policy == "newer" => i,
@@ -155,7 +155,11 @@ impl LocalEngine {
             .create(true)
             .append(true)
             .open(run_dir.join("monitor.log"))
-            .map_err(ContainerError::io(id, "opening", run_dir.join("monitor.log")))?;
+            .map_err(ContainerError::io(
+                id,
+                "opening",
+                run_dir.join("monitor.log"),
+            ))?;
         let exe = std::env::current_exe()
             .map_err(|e| ContainerError::Other(format!("finding our own binary: {e}")))?;
         let storage = self.storage();
@@ -382,10 +386,9 @@ impl LocalEngine {
         ListContainer {
             auto_remove: cfg.auto_remove,
             command: cfg.command.clone(),
-            created: rfc3339_ns(rec.created),
             created_at: human_ago(created_secs),
             exited,
-            exited_at: st.finished_at / 1_000_000_000,
+            exited_at: unix_or_zero(st.finished_at),
             exit_code: st.exit_code.unwrap_or(0),
             id: rec.id.clone(),
             image,
@@ -408,12 +411,20 @@ impl LocalEngine {
                 root_fs_size: 0,
                 rw_size: rootfs::rw_size(&self.layout(), &rec.id),
             }),
-            started_at: st.started_at / 1_000_000_000,
+            started_at: unix_or_zero(st.started_at),
             state: st.status.as_str().to_string(),
             status: status_text(st),
-            created_unix: created_secs,
+            created: created_secs,
             created_ns: rec.created,
         }
+    }
+}
+
+fn unix_or_zero(ns: i64) -> i64 {
+    if ns == 0 {
+        super::options::GO_ZERO_UNIX
+    } else {
+        ns / 1_000_000_000
     }
 }
 
@@ -649,9 +660,8 @@ impl ContainerEngine for LocalEngine {
             )));
         }
         let sock = self.layout().attach_socket(&rec.id);
-        let conn = attach::connect(&sock).map_err(|e| {
-            ContainerError::Other(format!("container {}: attaching: {e}", rec.id))
-        })?;
+        let conn = attach::connect(&sock)
+            .map_err(|e| ContainerError::Other(format!("container {}: attaching: {e}", rec.id)))?;
         attach::run_client(conn, streams)
             .map_err(|e| ContainerError::Other(format!("container {}: attach: {e}", rec.id)))
     }
@@ -749,7 +759,9 @@ impl ContainerEngine for LocalEngine {
         let mut out: Vec<ListContainer> = recs
             .iter()
             .map(|r| self.list_entry(r, opts.size))
-            .filter(|c| opts.all || opts.last.is_some() || c.state == "running" || c.state == "paused")
+            .filter(|c| {
+                opts.all || opts.last.is_some() || c.state == "running" || c.state == "paused"
+            })
             .collect();
         // Newest first, as Podman lists.
         out.sort_by(|a, b| b.created_ns.cmp(&a.created_ns));
@@ -776,8 +788,15 @@ impl ContainerEngine for LocalEngine {
         for c in &conditions {
             if !matches!(
                 c.as_str(),
-                "configured" | "created" | "exited" | "paused" | "running" | "stopped"
-                    | "initialized" | "removing" | "stopping"
+                "configured"
+                    | "created"
+                    | "exited"
+                    | "paused"
+                    | "running"
+                    | "stopped"
+                    | "initialized"
+                    | "removing"
+                    | "stopping"
             ) {
                 return Err(ContainerError::InvalidArgument(format!(
                     "unknown condition {c:?}"

@@ -22,7 +22,7 @@
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, Read, Write};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -366,7 +366,11 @@ impl Monitor<'_> {
             .map_err(|e| ContainerError::Other(format!("container {id}: {e}")))?;
         let spec = super::spec::generate(&self.cfg, &paths, &host)
             .map_err(|e| ContainerError::Other(format!("container {id}: {e}")))?;
-        fs::create_dir_all(&paths.bundle).map_err(ContainerError::io(&id, "creating", &paths.bundle))?;
+        fs::create_dir_all(&paths.bundle).map_err(ContainerError::io(
+            &id,
+            "creating",
+            &paths.bundle,
+        ))?;
         let config = paths.bundle.join("config.json");
         let json = serde_json::to_vec(&spec)
             .map_err(|e| ContainerError::Other(format!("container {id}: spec: {e}")))?;
@@ -474,8 +478,10 @@ impl Monitor<'_> {
                 Some(listener),
             ));
         }
-        let (out_r, out_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(ioerr("pipe"))?;
-        let (err_r, err_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(ioerr("pipe"))?;
+        let (out_r, out_w) =
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(ioerr("pipe"))?;
+        let (err_r, err_w) =
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(ioerr("pipe"))?;
         let stdin = if self.cfg.stdin {
             let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(ioerr("pipe"))?;
             nix::unistd::dup2(r.as_raw_fd(), 0).map_err(ioerr("dup2"))?;
@@ -653,9 +659,24 @@ impl Monitor<'_> {
                     Source::Listener => self.accept_clients(),
                     Source::Out(stream) => {
                         let fd = match (&io, stream) {
-                            (ContainerIo::Pipes { stdout: Some(f), .. }, Stream::Stdout) => f.as_raw_fd(),
-                            (ContainerIo::Pipes { stderr: Some(f), .. }, Stream::Stderr) => f.as_raw_fd(),
-                            (ContainerIo::Pty { master: Some(f), .. }, _) => f.as_raw_fd(),
+                            (
+                                ContainerIo::Pipes {
+                                    stdout: Some(f), ..
+                                },
+                                Stream::Stdout,
+                            ) => f.as_raw_fd(),
+                            (
+                                ContainerIo::Pipes {
+                                    stderr: Some(f), ..
+                                },
+                                Stream::Stderr,
+                            ) => f.as_raw_fd(),
+                            (
+                                ContainerIo::Pty {
+                                    master: Some(f), ..
+                                },
+                                _,
+                            ) => f.as_raw_fd(),
                             _ => continue,
                         };
                         match nix::unistd::read(fd, &mut buf) {
@@ -774,7 +795,7 @@ impl Monitor<'_> {
                 }
             };
             match frame {
-                (attach::STDIN, data) => write_stdin(io, &data),
+                (attach::STDIN, data) => write_stdin(&*io, &data),
                 (attach::STDIN_EOF, _) => close_stdin(io),
                 (attach::RESIZE, data) if data.len() == 4 => {
                     if let ContainerIo::Pty {
@@ -863,7 +884,10 @@ impl Monitor<'_> {
         self.broadcast(attach::EXIT, &outcome.exit_code.to_be_bytes());
         // Give clients the exit frame before the socket goes.
         let deadline = Instant::now() + Duration::from_secs(2);
-        while self.clients.iter().any(|c| !c.closed && !c.outbuf.is_empty())
+        while self
+            .clients
+            .iter()
+            .any(|c| !c.closed && !c.outbuf.is_empty())
             && Instant::now() < deadline
         {
             for c in &mut self.clients {
@@ -955,7 +979,7 @@ fn close_output(io: &mut ContainerIo, stream: Stream) {
     }
 }
 
-fn write_stdin(io: &mut ContainerIo, data: &[u8]) {
+fn write_stdin(io: &ContainerIo, data: &[u8]) {
     let fd = match io {
         ContainerIo::Pipes { stdin: Some(w), .. } => w.as_fd(),
         ContainerIo::Pty {
@@ -993,7 +1017,10 @@ pub fn runtime_error(cfg: &ContainerConfig, msg: &str) -> ContainerError {
         || lower.contains("not found")
         || lower.contains("enoent")
     {
-        if lower.contains("exec") || lower.contains("executable") || lower.contains(&cmd.to_lowercase()) {
+        if lower.contains("exec")
+            || lower.contains("executable")
+            || lower.contains(&cmd.to_lowercase())
+        {
             return ContainerError::CommandNotFound(format!(
                 "{cmd}: executable file `{cmd}` not found in $PATH: No such file or directory"
             ));
@@ -1004,4 +1031,3 @@ pub fn runtime_error(cfg: &ContainerConfig, msg: &str) -> ContainerError {
     }
     ContainerError::Runtime(msg.to_string())
 }
-

@@ -105,16 +105,17 @@ pub struct ListOptions {
     pub external: bool,
 }
 
-/// One container of `ps` (Podman's `entities.ListContainer` JSON shape).
+/// One container of `ps` (Podman's `entities.ListContainer` JSON shape,
+/// fields in Podman's order).
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ListContainer {
     pub auto_remove: bool,
     pub command: Vec<String>,
-    /// RFC 3339 with nanoseconds and offset.
-    pub created: String,
+    /// "5 minutes ago".
     pub created_at: String,
     pub exited: bool,
+    /// Unix seconds (Go's zero time, -62135596800, when never).
     pub exited_at: i64,
     pub exit_code: i32,
     #[serde(rename = "Id")]
@@ -133,16 +134,19 @@ pub struct ListContainer {
     pub pod_name: String,
     pub ports: Option<Vec<serde_json::Value>>,
     pub size: Option<ContainerSize>,
+    /// Unix seconds (Go's zero time when never).
     pub started_at: i64,
     pub state: String,
     pub status: String,
-    /// Unix seconds (for sorting and Go templates).
-    #[serde(skip)]
-    pub created_unix: i64,
+    /// Unix seconds.
+    pub created: i64,
     /// Unix nanoseconds of creation (sorting).
     #[serde(skip)]
     pub created_ns: i64,
 }
+
+/// Go's zero `time.Time` as unix seconds.
+pub const GO_ZERO_UNIX: i64 = -62135596800;
 
 /// `--size` of `ps` / `inspect`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]

@@ -94,9 +94,9 @@ pub fn mount(
 pub fn unmount(layout: &Layout, cfg: &ContainerConfig) -> Result<(), ContainerError> {
     let id = cfg.id.as_str();
     let target = match &cfg.rootfs {
-        RootfsSource::Path { overlay: true, .. } => {
-            layout.container_dir(id).join(podman_rs_rootfs::exploded::MERGED_DIR)
-        }
+        RootfsSource::Path { overlay: true, .. } => layout
+            .container_dir(id)
+            .join(podman_rs_rootfs::exploded::MERGED_DIR),
         RootfsSource::Path { .. } | RootfsSource::None => return Ok(()),
         RootfsSource::Image { .. } => layout.merged(id),
     };

@@ -1,0 +1,196 @@
+//! Output shared by every noun: Podman's tables (its tabwriter layout), Go
+//! templates (gtmpl, with Podman's extra functions), and Go-style JSON.
+
+use std::collections::{BTreeMap, HashMap};
+
+use anyhow::{anyhow, Context, Result};
+use serde::Serialize;
+use serde_json::Value;
+
+/// Podman's tabwriter (minwidth 12, padding 2): every column but the last
+/// is padded to its widest cell + 2, at least 12.
+pub fn table(rows: &[Vec<String>]) -> String {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let mut widths = vec![0; cols];
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            widths[i] = widths[i].max(c.chars().count() + 2).max(12);
+        }
+    }
+    let mut out = String::new();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            if i + 1 == r.len() {
+                out.push_str(c);
+            } else {
+                out.push_str(c);
+                out.push_str(&" ".repeat(widths[i] - c.chars().count()));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// serde_json → gtmpl, objects as struct-like objects (`.Field` access).
+pub fn to_gtmpl(v: &Value) -> gtmpl::Value {
+    match v {
+        Value::Null => gtmpl::Value::Nil,
+        Value::Bool(b) => gtmpl::Value::Bool(*b),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                gtmpl::Value::from(i)
+            } else if let Some(u) = n.as_u64() {
+                gtmpl::Value::from(u)
+            } else {
+                gtmpl::Value::from(n.as_f64().unwrap_or(0.0))
+            }
+        }
+        Value::String(s) => gtmpl::Value::String(s.clone()),
+        Value::Array(a) => gtmpl::Value::Array(a.iter().map(to_gtmpl).collect()),
+        Value::Object(o) => gtmpl::Value::Object(
+            o.iter()
+                .map(|(k, v)| (k.clone(), to_gtmpl(v)))
+                .collect::<HashMap<_, _>>(),
+        ),
+    }
+}
+
+/// Renders a Go template on `data`; adds the newline Podman adds.
+pub fn render(template: &str, data: &Value) -> Result<String> {
+    let mut t = gtmpl::Template::default();
+    t.add_func("json", json_func);
+    t.add_func("upper", |a| str_func(a, |s| s.to_uppercase()));
+    t.add_func("lower", |a| str_func(a, |s| s.to_lowercase()));
+    t.add_func("title", |a| {
+        str_func(a, |s| {
+            s.split(' ')
+                .map(|w| {
+                    let mut c = w.chars();
+                    match c.next() {
+                        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+                        None => String::new(),
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+    });
+    t.add_func("join", join_func);
+    t.parse(template)
+        .map_err(|e| anyhow!("template parsing error: {e}"))?;
+    let ctx = gtmpl::Context::from(to_gtmpl(data));
+    let mut s = t.render(&ctx).map_err(|e| anyhow!("template: {e}"))?;
+    if !s.ends_with('\n') {
+        s.push('\n');
+    }
+    Ok(s)
+}
+
+/// `{{json .X}}`
+fn json_func(args: &[gtmpl::Value]) -> Result<gtmpl::Value, gtmpl::FuncError> {
+    fn back(v: &gtmpl::Value) -> Value {
+        match v {
+            gtmpl::Value::NoValue | gtmpl::Value::Nil | gtmpl::Value::Function(_) => Value::Null,
+            gtmpl::Value::Bool(b) => Value::Bool(*b),
+            gtmpl::Value::String(s) => Value::String(s.clone()),
+            gtmpl::Value::Number(n) => serde_json::from_str(&n.to_string()).unwrap_or(Value::Null),
+            gtmpl::Value::Array(a) => Value::Array(a.iter().map(back).collect()),
+            gtmpl::Value::Object(o) | gtmpl::Value::Map(o) => Value::Object(
+                o.iter()
+                    .map(|(k, v)| (k.clone(), back(v)))
+                    .collect::<BTreeMap<_, _>>()
+                    .into_iter()
+                    .collect(),
+            ),
+        }
+    }
+    let v = args.first().map(back).unwrap_or(Value::Null);
+    Ok(gtmpl::Value::String(v.to_string()))
+}
+
+/// JSON with Go's `MarshalIndent(v, "", indent)` layout.
+pub fn to_json_indent<T: Serialize>(v: &T, indent: &str) -> Result<String> {
+    let mut buf = Vec::new();
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(indent.as_bytes());
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
+    v.serialize(&mut ser).context("encoding JSON")?;
+    Ok(String::from_utf8(buf)?)
+}
+
+fn arg_string(v: &gtmpl::Value) -> String {
+    match v {
+        gtmpl::Value::String(s) => s.clone(),
+        gtmpl::Value::NoValue | gtmpl::Value::Nil => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// A one-string-argument function (`upper`, `lower`, `title`).
+fn str_func(
+    args: &[gtmpl::Value],
+    f: impl Fn(&str) -> String,
+) -> Result<gtmpl::Value, gtmpl::FuncError> {
+    let s = args.first().map(arg_string).unwrap_or_default();
+    Ok(gtmpl::Value::String(f(&s)))
+}
+
+/// `{{join .List ", "}}`
+fn join_func(args: &[gtmpl::Value]) -> Result<gtmpl::Value, gtmpl::FuncError> {
+    let sep = args.get(1).map(arg_string).unwrap_or_default();
+    let items: Vec<String> = match args.first() {
+        Some(gtmpl::Value::Array(a)) => a.iter().map(arg_string).collect(),
+        Some(v) => vec![arg_string(v)],
+        None => Vec::new(),
+    };
+    Ok(gtmpl::Value::String(items.join(&sep)))
+}
+
+/// Renders `--format` for a list: `table ...` gets a header row (from
+/// `header`) and aligned columns; a plain template one line per item; and
+/// `json` the items as a JSON array.
+pub fn render_list(
+    format: &str,
+    items: &[Value],
+    header: &dyn Fn(&str) -> String,
+) -> Result<String> {
+    if format == "json" {
+        return to_json_indent(&items, "    ").map(|s| s + "\n");
+    }
+    let (is_table, body) = match format.strip_prefix("table") {
+        Some(rest) => (true, rest.trim_start()),
+        None => (false, format),
+    };
+    let body = body.replace("\\t", "\t").replace("\\n", "\n");
+    if !is_table {
+        let mut out = String::new();
+        for it in items {
+            out.push_str(&render(&body, it)?);
+        }
+        return Ok(out);
+    }
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let heads: Vec<String> = body
+        .split('\t')
+        .map(|cell| {
+            let field = cell
+                .split("{{")
+                .nth(1)
+                .and_then(|r| r.split("}}").next())
+                .map(|f| f.trim().trim_start_matches('.').to_string())
+                .unwrap_or_default();
+            header(&field)
+        })
+        .collect();
+    rows.push(heads);
+    for it in items {
+        let line = render(&body, it)?;
+        rows.push(
+            line.trim_end_matches('\n')
+                .split('\t')
+                .map(str::to_string)
+                .collect(),
+        );
+    }
+    Ok(table(&rows))
+}
