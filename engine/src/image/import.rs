@@ -66,26 +66,18 @@ pub enum ImportError {
     /// The reference to name the image is not a valid name.
     #[error("normalizing name {name:?}: normalizing name {name:?}: {reason}")]
     InvalidName { name: String, reason: String },
-    #[error("error opening {:?}: open {}: {}", .path.display().to_string(), .path.display(), go_errno(.source))]
-    Open {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
-    #[error("error reading {:?}: read {}: {}", .path.display().to_string(), .path.display(), go_errno(.source))]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
+    // The causes are part of the messages (as Go prints them), not sources.
+    #[error("error opening {:?}: open {}: {}", .path.display().to_string(), .path.display(), go_errno(.error))]
+    Open { path: PathBuf, error: io::Error },
+    #[error("error reading {:?}: read {}: {}", .path.display().to_string(), .path.display(), go_errno(.error))]
+    Read { path: PathBuf, error: io::Error },
     #[error("downloading {url}: {message}")]
     Download { url: String, message: String },
     /// The tarball does not extract (not a tar, unsafe entry…).
-    #[error("writing blob: adding layer with blob {digest:?}: {source}")]
+    #[error("writing blob: adding layer with blob {digest:?}: {error}")]
     Layer {
         digest: String,
-        #[source]
-        source: Box<LayerError>,
+        error: Box<LayerError>,
     },
     #[error(transparent)]
     Store(Box<StoreError>),
@@ -518,13 +510,13 @@ fn sniff(head: &[u8]) -> Compression {
 /// The digests of a tarball file: (blob digest, blob size, compression,
 /// diff ID, uncompressed size).
 fn digests(path: &Path) -> Result<(String, u64, Compression, String, u64), ImportError> {
-    let read_err = |source| ImportError::Read {
+    let read_err = |error| ImportError::Read {
         path: path.to_path_buf(),
-        source,
+        error,
     };
-    let file = File::open(path).map_err(|source| ImportError::Open {
+    let file = File::open(path).map_err(|error| ImportError::Open {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     let mut raw = Hashing::new(BufReader::with_capacity(128 * 1024, file));
     let mut head = [0u8; 4];
@@ -636,14 +628,14 @@ pub fn import(
     let path = downloaded
         .as_ref()
         .map_or_else(|| PathBuf::from(&req.source), |d| d.0.clone());
-    let meta = std::fs::metadata(&path).map_err(|source| ImportError::Open {
+    let meta = std::fs::metadata(&path).map_err(|error| ImportError::Open {
         path: path.clone(),
-        source,
+        error,
     })?;
     if meta.is_dir() {
         return Err(ImportError::Read {
             path,
-            source: io::Error::from_raw_os_error(21), // EISDIR
+            error: io::Error::from_raw_os_error(21), // EISDIR
         });
     }
     let created = go_time(meta.modified().unwrap_or_else(|_| SystemTime::now()));
@@ -764,9 +756,9 @@ fn store_image(
 ) -> Result<Image, ImportError> {
     let blob = record.layer_blobs.first().cloned().unwrap_or_default();
     let open = || {
-        File::open(path).map_err(|source| ImportError::Open {
+        File::open(path).map_err(|error| ImportError::Open {
             path: path.to_path_buf(),
-            source,
+            error,
         })
     };
     // put_blob verifies the digest again: a file changed since it was
@@ -790,7 +782,7 @@ fn store_image(
         )
         .map_err(|e| ImportError::Layer {
             digest: blob.clone(),
-            source: Box::new(e),
+            error: Box::new(e),
         })?;
     progress(&format!("Copying blob {blob}"));
     store.put_blob(&record.id, record.config.as_bytes())?;

@@ -95,8 +95,9 @@ pub enum PullError {
     /// The config blob is not the JSON we need.
     #[error("image config {digest}: {reason}")]
     Config { digest: String, reason: String },
-    /// `--all-tags`: the registry's tags list could not be read.
-    #[error("fetching tags list: {0}")]
+    /// `--all-tags`: the registry's tags list could not be read (the
+    /// message says "fetching tags list").
+    #[error("{0}")]
     TagsList(Box<RegistryError>),
 }
 
