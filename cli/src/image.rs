@@ -18,6 +18,9 @@ use serde_json::Value;
 use crate::format::{render, table, to_json_indent};
 use crate::EXIT_ENGINE;
 
+mod import;
+pub use import::{import, ImportArgs};
+
 /// `podman-rs image …`
 #[derive(Args, Debug)]
 pub struct ImageCli {
@@ -50,6 +53,8 @@ enum ImageVerb {
     Load(LoadArgs),
     /// Show history of a specified image
     History(HistoryArgs),
+    /// Import a tarball to create a filesystem image
+    Import(ImportArgs),
 }
 
 #[derive(Args, Debug)]
@@ -234,6 +239,7 @@ pub fn main(cli: ImageCli, storage: &StorageOptions) -> ExitCode {
         ImageVerb::Save(a) => save(a, storage),
         ImageVerb::Load(a) => load(a, storage),
         ImageVerb::History(a) => history(a, storage),
+        ImageVerb::Import(a) => import(a, storage),
     }
 }
 

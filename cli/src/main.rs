@@ -59,6 +59,8 @@ enum Command {
     Load(image::LoadArgs),
     /// Show history of a specified image
     History(image::HistoryArgs),
+    /// Import a tarball to create a filesystem image
+    Import(image::ImportArgs),
     /// Log in to a container registry
     Login(system::LoginArgs),
     /// Log out of a container registry
@@ -163,6 +165,7 @@ fn main() -> ExitCode {
         Command::Save(a) => image::save(a, &storage),
         Command::Load(a) => image::load(a, &storage),
         Command::History(a) => image::history(a, &storage),
+        Command::Import(a) => image::import(a, &storage),
         Command::Login(a) => system::login(a, &storage),
         Command::Logout(a) => system::logout(a, &storage),
         Command::Container(c) => container::main(c, &storage),

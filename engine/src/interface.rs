@@ -15,6 +15,7 @@ use serde_json::Value;
 use crate::auth::{self, AuthError};
 pub use crate::image::archive::ArchiveFormat;
 use crate::image::archive::{self, ArchiveError};
+use crate::image::import::{self as image_import, ImportError, ImportRequest};
 use crate::image::pull::{self, PullError, PullRequest};
 use crate::image::push::{self as image_push, PushError};
 use crate::image::reference::is_hex_identifier;
@@ -73,9 +74,10 @@ pub struct SaveOptions {
     pub format: ArchiveFormat,
     /// The archive (or, for `oci-dir`, the directory) to write.
     pub output: PathBuf,
-    /// `-m`: every name is an image to save (docker-archive only). Without
-    /// it, only the first is saved and the others are additional tags
-    /// (which the OCI formats ignore, as Podman).
+    /// `-m`: every name is an image to save (docker-archive only; names of
+    /// one image become several `RepoTags` of one entry). Without it, only
+    /// the first is saved and the others are additional tags (which the
+    /// OCI formats ignore, as Podman).
     pub multi_image_archive: bool,
     /// No progress on stderr.
     pub quiet: bool,
@@ -131,6 +133,25 @@ pub struct LogoutOptions {
     /// `-a`: remove every stored credential.
     pub all: bool,
     pub authfile: Option<PathBuf>,
+}
+
+/// `podman import` options (`entities.ImageImportOptions`).
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    /// The tarball: a file path or an `http(s)://` URL (stdin is spooled
+    /// to a file by the caller, as Podman does).
+    pub source: String,
+    /// The name to give the image; `None`: no name (a dangling image).
+    pub reference: Option<String>,
+    /// `--change` instructions.
+    pub changes: Vec<String>,
+    /// `--message`: the history comment.
+    pub message: Option<String>,
+    pub os: Option<String>,
+    pub arch: Option<String>,
+    pub variant: Option<String>,
+    /// No progress on stderr.
+    pub quiet: bool,
 }
 
 /// `podman images` options.
@@ -266,6 +287,8 @@ pub enum EngineError {
     Store(Box<StoreError>),
     #[error(transparent)]
     Auth(Box<AuthError>),
+    #[error(transparent)]
+    Import(Box<ImportError>),
 }
 
 impl EngineError {
@@ -290,6 +313,12 @@ impl From<ArchiveError> for EngineError {
 impl From<AuthError> for EngineError {
     fn from(e: AuthError) -> Self {
         EngineError::Auth(Box::new(e))
+    }
+}
+
+impl From<ImportError> for EngineError {
+    fn from(e: ImportError) -> Self {
+        EngineError::Import(Box::new(e))
     }
 }
 
@@ -365,6 +394,9 @@ pub trait ImageEngine {
     /// Removes stored credentials (`podman logout`); returns the key
     /// removed (`None` with `all`).
     fn logout(&self, opts: &LogoutOptions) -> EngineResult<Option<String>>;
+    /// Makes a one-layer image of a tarball (`podman import`); returns the
+    /// image ID.
+    fn import(&self, opts: &ImportOptions) -> EngineResult<String>;
 }
 
 /// The in-process engine over the local store.
@@ -642,31 +674,33 @@ impl ImageEngine for LocalEngine {
     }
 
     fn save(&self, opts: &SaveOptions) -> EngineResult<()> {
-        let names: &[String] = if opts.multi_image_archive {
+        // As Podman: with -m every name is an image (docker-archive only);
+        // without, the first is the image and the others are more tags
+        // for it (docker-archive) or ignored (OCI formats).
+        let (names, additional): (&[String], &[String]) = if opts.multi_image_archive {
             if opts.images.len() > 1 && opts.format != ArchiveFormat::DockerArchive {
                 return Err(EngineError::Unsupported(format!(
                     "unsupported format {:?} for saving multiple images (only docker-archive)",
                     opts.format.as_str()
                 )));
             }
-            &opts.images
+            (&opts.images, &[])
         } else {
-            if opts.images.len() > 1 && opts.format == ArchiveFormat::DockerArchive {
-                return Err(EngineError::Unsupported(
-                    "additional tags for docker-archive are not supported yet: use -m to save several images"
-                        .into(),
-                ));
-            }
-            &opts.images[..opts.images.len().min(1)]
+            let n = opts.images.len().min(1);
+            (&opts.images[..n], &opts.images[n..])
         };
-        let images = names
-            .iter()
-            .map(|n| self.lookup(n))
-            .collect::<EngineResult<Vec<Image>>>()?;
-        archive::save(&self.store, names, opts.format, &opts.output)?;
+        let mut images: Vec<Image> = Vec::new();
+        for n in names {
+            let image = self.lookup(n)?;
+            if !images.iter().any(|i| i.id == image.id) {
+                images.push(image);
+            }
+        }
+        archive::save(&self.store, names, additional, opts.format, &opts.output)?;
         if !opts.quiet {
             // containers-image's lines (non-TTY), without the signatures
-            // line it leaves out when the source is local storage.
+            // line it leaves out when the source is local storage; once per
+            // image, however many of its names were given.
             for image in &images {
                 for d in diff_ids(&config_json(image)) {
                     eprintln!("Copying blob {d}");
@@ -847,6 +881,26 @@ impl ImageEngine for LocalEngine {
             });
         }
         Ok(out)
+    }
+
+    fn import(&self, opts: &ImportOptions) -> EngineResult<String> {
+        let req = ImportRequest {
+            source: opts.source.clone(),
+            reference: opts.reference.clone(),
+            changes: opts.changes.clone(),
+            message: opts.message.clone(),
+            os: opts.os.clone(),
+            arch: opts.arch.clone(),
+            variant: opts.variant.clone(),
+        };
+        let quiet = opts.quiet;
+        let progress = |line: &str| {
+            if !quiet {
+                eprintln!("{line}");
+            }
+        };
+        let imported = image_import::import(&self.store, &req, &progress)?;
+        Ok(imported.image.id)
     }
 }
 

@@ -84,7 +84,7 @@ fn save_load_round_trip_all_formats() {
     assert_eq!(orig.layers.len(), 2);
     for format in FORMATS {
         let dest = dest_for(tmp.path(), format);
-        save(&a, &["localhost/layered:1"], format, &dest).unwrap();
+        save(&a, &["localhost/layered:1"], &[], format, &dest).unwrap();
         let (_b_dir, b) = new_store();
         let loaded = load(&b, &dest).unwrap_or_else(|e| panic!("{format}: {e}"));
         assert_eq!(
@@ -111,7 +111,7 @@ fn save_load_round_trip_all_formats() {
         assert_eq!(fs::read(base.join("etc/a")).unwrap(), b"a\n", "{format}");
         // And saving again from the second store round trips too.
         let dest2 = tmp.path().join(format!("again-{format}"));
-        save(&b, &[id.as_str()], format, &dest2).unwrap();
+        save(&b, &[id.as_str()], &[], format, &dest2).unwrap();
         let (_c_dir, c) = new_store();
         let again = load(&c, &dest2).unwrap();
         assert_eq!(again.len(), 1);
@@ -129,6 +129,7 @@ fn docker_archive_layout_matches_podman() {
     save(
         &a,
         &["localhost/layered:1"],
+        &[],
         ArchiveFormat::DockerArchive,
         &dest,
     )
@@ -183,6 +184,7 @@ fn two_images_in_one_docker_archive() {
     save(
         &a,
         &["localhost/layered:1", "quay.io/example/small:2"],
+        &[],
         ArchiveFormat::DockerArchive,
         &dest,
     )
@@ -197,7 +199,7 @@ fn two_images_in_one_docker_archive() {
     );
     // Short names are looked up as Podman does, and saved with the full name.
     let dest = tmp.path().join("short.tar");
-    save(&a, &["layered:1"], ArchiveFormat::DockerArchive, &dest).unwrap();
+    save(&a, &["layered:1"], &[], ArchiveFormat::DockerArchive, &dest).unwrap();
     let (_c_dir, c) = new_store();
     assert_eq!(
         load(&c, &dest).unwrap()[0].names,
@@ -211,6 +213,7 @@ fn unknown_image_and_format() {
     let err = save(
         &a,
         &["nope:1"],
+        &[],
         ArchiveFormat::OciArchive,
         &tmp.path().join("x"),
     )
@@ -352,6 +355,7 @@ fn corrupted_layer_is_refused_naming_the_entry() {
     save(
         &a,
         &["localhost/layered:1"],
+        &[],
         ArchiveFormat::DockerArchive,
         &dest,
     )
@@ -449,7 +453,7 @@ fn archives_saved_by_podman_rs_load_in_podman() {
     let (tmp, a, id) = store_with_layered();
     for format in [ArchiveFormat::DockerArchive, ArchiveFormat::OciArchive] {
         let dest = dest_for(tmp.path(), format);
-        save(&a, &["localhost/layered:1"], format, &dest).unwrap();
+        save(&a, &["localhost/layered:1"], &[], format, &dest).unwrap();
         let p = Podman::new();
         p.run(&["load", "-i", dest.to_str().unwrap()]);
         let images = p.images();
@@ -497,6 +501,7 @@ fn archives_saved_by_podman_load_in_podman_rs() {
     save(
         &x,
         &["localhost/layered:1"],
+        &[],
         ArchiveFormat::OciArchive,
         &ours,
     )
@@ -602,6 +607,7 @@ fn compressed_archives_and_compressed_layers_load() {
     save(
         &a,
         &["localhost/layered:1"],
+        &[],
         ArchiveFormat::DockerArchive,
         &dest,
     )
@@ -633,7 +639,14 @@ fn compressed_archives_and_compressed_layers_load() {
     assert_eq!(fs::read(top.join("dir/z")).unwrap(), b"z\n");
     // And it saves again (decompressing the gzip blobs).
     let again = tmp.path().join("again.tar");
-    save(&c, &[id.as_str()], ArchiveFormat::DockerArchive, &again).unwrap();
+    save(
+        &c,
+        &[id.as_str()],
+        &[],
+        ArchiveFormat::DockerArchive,
+        &again,
+    )
+    .unwrap();
     let (_d_dir, d) = new_store();
     assert_eq!(load(&d, &again).unwrap()[0].id, id);
 }
@@ -688,7 +701,7 @@ fn failed_save_leaves_no_file() {
     let path = a.blobs().blob_path(&layer).unwrap();
     fs::write(&path, b"garbage").unwrap();
     let dest = tmp.path().join("x.tar");
-    let err = save(&a, &[id.as_str()], ArchiveFormat::DockerArchive, &dest).unwrap_err();
+    let err = save(&a, &[id.as_str()], &[], ArchiveFormat::DockerArchive, &dest).unwrap_err();
     assert!(err.to_string().contains(&id), "{err}");
     assert!(!dest.exists());
 }

@@ -127,6 +127,11 @@ pub enum ArchiveError {
         source: Box<LayerError>,
     },
 
+    /// An additional tag of `podman save` (without `-m`) that is a digest
+    /// reference.
+    #[error("invalid additional tag {tag:?}: normalized to untagged {normalized:?}")]
+    InvalidTag { tag: String, normalized: String },
+
     /// No images were given to save.
     #[error("no images to save")]
     NoImages,

@@ -28,7 +28,9 @@ struct Saved {
     manifest_digest: String,
     /// True when `manifest_bytes` is not the stored blob (converted).
     converted: bool,
-    tag: Option<String>,
+    /// The names to save the image under (docker-archive `RepoTags`; the
+    /// OCI formats use the first).
+    tags: Vec<String>,
     /// (media type, digest, size) of each layer blob, base first.
     layers: Vec<(String, String, u64)>,
     diff_ids: Vec<String>,
@@ -186,7 +188,7 @@ fn prepare(store: &Store, input: &str) -> ArchiveResult<Saved> {
         ));
     }
     Ok(Saved {
-        tag: tag_for(input, &image),
+        tags: tag_for(input, &image).into_iter().collect(),
         image,
         manifest,
         manifest_bytes,
@@ -205,19 +207,57 @@ fn prepare(store: &Store, input: &str) -> ArchiveResult<Saved> {
 /// blobs and checked against the config's diff IDs; the OCI formats reuse
 /// the stored blobs. `oci-dir` adds to an existing layout (replacing
 /// entries with the same ref name).
+///
+/// As Podman, a docker-archive holds each image once: names of the same
+/// image become more `RepoTags` of one entry. `additional_tags` (Podman's
+/// extra names without `-m`) are more `RepoTags` of the first image, put
+/// before its own name: they are not looked up, names that are not valid
+/// references are skipped, and a digest reference is an error. The OCI
+/// formats ignore them.
 pub fn save<S: AsRef<str>>(
     store: &Store,
     images: &[S],
+    additional_tags: &[String],
     format: ArchiveFormat,
     dest: &Path,
 ) -> ArchiveResult<()> {
     if images.is_empty() {
         return Err(ArchiveError::NoImages);
     }
-    let saved: Vec<Saved> = images
-        .iter()
-        .map(|i| prepare(store, i.as_ref()))
-        .collect::<ArchiveResult<_>>()?;
+    let mut extra = Vec::new();
+    if format == ArchiveFormat::DockerArchive {
+        for t in additional_tags {
+            let Ok(r) = Reference::parse_local_name(t) else {
+                tracing::debug!("save: ignoring additional tag {t:?}: not a valid name");
+                continue;
+            };
+            if r.digest.is_some() {
+                return Err(ArchiveError::InvalidTag {
+                    tag: t.clone(),
+                    normalized: r.to_string(),
+                });
+            }
+            extra.push(r.to_string());
+        }
+    }
+    let mut saved: Vec<Saved> = Vec::new();
+    for (i, input) in images.iter().enumerate() {
+        let mut s = prepare(store, input.as_ref())?;
+        if i == 0 && !extra.is_empty() {
+            let own = std::mem::take(&mut s.tags);
+            s.tags = extra.clone();
+            add_tags(&mut s.tags, own);
+        }
+        match saved.iter_mut().find(|p| p.image.id == s.image.id) {
+            Some(p) if format == ArchiveFormat::DockerArchive => add_tags(&mut p.tags, s.tags),
+            _ => saved.push(s),
+        }
+    }
+    for s in &mut saved {
+        let mut unique = Vec::new();
+        add_tags(&mut unique, std::mem::take(&mut s.tags));
+        s.tags = unique;
+    }
     if format == ArchiveFormat::OciDir {
         return write_oci_dir(store, &saved, dest);
     }
@@ -234,6 +274,15 @@ pub fn save<S: AsRef<str>>(
         let _ = fs::remove_file(dest);
     }
     res
+}
+
+/// Appends the names of `more` that `tags` does not have yet.
+fn add_tags(tags: &mut Vec<String>, more: Vec<String>) {
+    for t in more {
+        if !tags.contains(&t) {
+            tags.push(t);
+        }
+    }
 }
 
 fn finish(w: BufWriter<File>, dest: &Path) -> ArchiveResult<()> {
@@ -401,7 +450,7 @@ fn write_docker_archive<W: Write>(
             last = Some(layer_id);
         }
         let mut repo_tags = Vec::new();
-        if let Some(t) = &s.tag {
+        for t in &s.tags {
             repo_tags.push(t.as_str());
             if let (Ok(r), Some(top)) = (Reference::parse(t), &last) {
                 if let Some(tag) = &r.tag {
@@ -461,7 +510,7 @@ fn oci_blobs(saved: &[Saved]) -> (Vec<Blob<'_>>, Vec<Value>) {
             "digest": s.manifest_digest,
             "size": s.manifest_bytes.len(),
         });
-        if let Some(t) = &s.tag {
+        if let Some(t) = s.tags.first() {
             desc["annotations"] = json!({ REF_NAME: t });
         }
         descs.push(desc);

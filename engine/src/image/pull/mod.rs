@@ -32,7 +32,7 @@ use crate::store::{Image, ImageRecord, Store, StoreError};
 pub struct PullRequest {
     /// The image reference as the user typed it (short names allowed).
     pub name: String,
-    /// Pull every tag of the repository (the reference must have no tag).
+    /// Pull every tag of the repository (a tag or digest in `name` is ignored).
     pub all_tags: bool,
     /// `--tls-verify`: `None` lets registries.conf decide.
     pub tls_verify: Option<bool>,
@@ -95,8 +95,10 @@ pub enum PullError {
     /// The config blob is not the JSON we need.
     #[error("image config {digest}: {reason}")]
     Config { digest: String, reason: String },
-    #[error("--all-tags: {0}")]
-    AllTags(String),
+    /// `--all-tags`: the registry's tags list could not be read (the
+    /// message says "fetching tags list").
+    #[error("{0}")]
+    TagsList(Box<RegistryError>),
 }
 
 macro_rules! boxed_from {
@@ -136,27 +138,14 @@ pub fn pull(
         None => RegistriesConf::load()?,
     };
     if req.all_tags {
-        if reference.tag.is_some() || reference.digest.is_some() {
-            return Err(PullError::AllTags(
-                "tag can't be used with --all-tags/-a".into(),
-            ));
-        }
-        // The registry client has no tags/list call yet.
-        return Err(PullError::AllTags("not supported yet".into()));
+        return pull_all_tags(store, req, &reference, registries, progress);
     }
     let candidates = if reference.is_short_name() {
         registries.resolve_short_name(&reference)?.candidates
     } else {
         vec![reference.clone().with_default_tag()]
     };
-    let client = RegistryClient::new(ClientOptions {
-        tls_verify: req.tls_verify,
-        cert_dir: req.cert_dir.clone(),
-        auth: req.creds.clone(),
-        platform: req.platform(),
-        registries: Some(registries),
-        ..ClientOptions::default()
-    })?;
+    let client = client_for(req, registries)?;
 
     let mut errors = Vec::new();
     for cand in &candidates {
@@ -178,6 +167,57 @@ pub fn pull(
         return Ok(vec![image]);
     }
     Err(candidates_error(errors))
+}
+
+fn client_for(req: &PullRequest, registries: RegistriesConf) -> Result<RegistryClient, PullError> {
+    Ok(RegistryClient::new(ClientOptions {
+        tls_verify: req.tls_verify,
+        cert_dir: req.cert_dir.clone(),
+        auth: req.creds.clone(),
+        platform: req.platform(),
+        registries: Some(registries),
+        ..ClientOptions::default()
+    })?)
+}
+
+/// `pull --all-tags`: every tag the registry lists for the repository, in
+/// its order. As Podman 4.3.1, a tag or digest in the reference is ignored
+/// and a short name is Docker Hub's (no short-name resolution).
+fn pull_all_tags(
+    store: &Store,
+    req: &PullRequest,
+    reference: &Reference,
+    registries: RegistriesConf,
+    progress: &dyn Fn(&str),
+) -> Result<Vec<Image>, PullError> {
+    let repo = if reference.is_short_name() {
+        reference.with_registry("docker.io")
+    } else {
+        reference.clone()
+    }
+    .name_only();
+    let client = client_for(req, registries)?;
+    let tags = client
+        .list_tags(&repo)
+        .map_err(|e| PullError::TagsList(Box::new(e)))?;
+    let mut images = Vec::with_capacity(tags.len());
+    for tag in tags {
+        let mut cand = repo.clone();
+        cand.tag = Some(tag);
+        progress(&format!("Trying to pull {cand}..."));
+        let resolved = client.resolve(&cand).map_err(|e| PullError::Source {
+            reference: cand.to_string(),
+            source: Box::new(e),
+        })?;
+        let image = store_resolved(store, &client, &cand, &resolved, progress).map_err(|e| {
+            PullError::Copy {
+                reference: cand.to_string(),
+                source: Box::new(e),
+            }
+        })?;
+        images.push(image);
+    }
+    Ok(images)
 }
 
 fn candidates_error(mut errors: Vec<(String, RegistryError)>) -> PullError {

@@ -415,6 +415,73 @@ impl RegistryClient {
         })
     }
 
+    /// Every tag of `repository`'s repository (`GET /v2/<name>/tags/list`),
+    /// in the order the registry lists them, following the `Link: <…>;
+    /// rel="next"` header of paginated answers. Asked of the reference's own
+    /// registry (no mirrors, as containers-image), with the same auth as the
+    /// other pull requests.
+    pub fn list_tags(&self, repository: &Reference) -> Result<Vec<String>> {
+        /// Bounds a registry that keeps sending `next` links.
+        const MAX_PAGES: usize = 10_000;
+        let (registry, repo) = names(repository);
+        let action = "fetching tags list";
+        let mut path = format!("/v2/{repo}/tags/list");
+        let mut tags = Vec::new();
+        for _ in 0..MAX_PAGES {
+            let resp = self.send(
+                repository,
+                Req {
+                    method: "GET",
+                    path: &path,
+                    headers: vec![("Accept", "application/json".to_string())],
+                    actions: "pull",
+                    mount_from: None,
+                },
+                None,
+                action,
+            )?;
+            let status = resp.status().as_u16();
+            if status != 200 {
+                return Err(
+                    self.status_error(repository, resp, status, action, |message| {
+                        RegistryError::Http {
+                            action: action.to_string(),
+                            registry: registry.clone(),
+                            repository: repo.clone(),
+                            message,
+                            status,
+                        }
+                    }),
+                );
+            }
+            let next = header(&resp, "link").and_then(|l| next_link(&l));
+            let body =
+                read_limited(resp, MAX_JSON_BODY).map_err(|message| RegistryError::Transport {
+                    action: format!("{action} of {registry}/{repo}"),
+                    registry: registry.clone(),
+                    message,
+                })?;
+            #[derive(serde::Deserialize)]
+            struct TagList {
+                #[serde(default)]
+                tags: Option<Vec<String>>,
+            }
+            let page: TagList = serde_json::from_slice(&body).map_err(|e| RegistryError::Http {
+                action: action.to_string(),
+                registry: registry.clone(),
+                repository: repo.clone(),
+                message: format!("invalid tags list: {e}"),
+                status,
+            })?;
+            tags.extend(page.tags.unwrap_or_default());
+            match next {
+                Some(n) if n != path => path = n,
+                _ => return Ok(tags),
+            }
+        }
+        Ok(tags)
+    }
+
     /// A small blob (config) read into memory, verified against `desc`.
     pub fn fetch_blob(&self, reference: &Reference, desc: &Descriptor) -> Result<Vec<u8>> {
         if desc.size > MAX_JSON_BODY {
@@ -791,10 +858,49 @@ impl RegistryClient {
     }
 }
 
+/// The target of the `rel="next"` entry of a `Link` header (RFC 8288):
+/// `</v2/repo/tags/list?n=2&last=b>; rel="next"` → `/v2/repo/tags/list?n=2&last=b`.
+fn next_link(header: &str) -> Option<String> {
+    header.split(',').find_map(|part| {
+        let (target, params) = part.trim().split_once(';')?;
+        let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+        let is_next = params.split(';').any(|p| {
+            p.trim().split_once('=').is_some_and(|(k, v)| {
+                k.trim().eq_ignore_ascii_case("rel")
+                    && v.trim()
+                        .trim_matches('"')
+                        .split_whitespace()
+                        .any(|r| r.eq_ignore_ascii_case("next"))
+            })
+        });
+        (is_next && !target.is_empty()).then(|| target.to_string())
+    })
+}
+
 /// (registry, repository) for messages.
 fn names(reference: &Reference) -> (String, String) {
     (
         reference.registry.clone().unwrap_or_default(),
         reference.repository.clone(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_link;
+
+    #[test]
+    fn link_header_next_page() {
+        assert_eq!(
+            next_link(r#"</v2/multi/tags/list?n=2&last=b>; rel="next""#).as_deref(),
+            Some("/v2/multi/tags/list?n=2&last=b")
+        );
+        assert_eq!(
+            next_link(r#"<https://r.example/a>; rel="prev", <https://r.example/v2/x/tags/list?last=c>; rel=next"#)
+                .as_deref(),
+            Some("https://r.example/v2/x/tags/list?last=c")
+        );
+        assert_eq!(next_link(r#"</v2/x/tags/list>; rel="prev""#), None);
+        assert_eq!(next_link("garbage"), None);
+    }
 }
