@@ -12,7 +12,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Subcommand};
 use podman_rs_engine::interface::{
     ArchiveFormat, EngineError, HistoryLayer, ImageEngine, ImageSummary, ListOptions, LoadOptions,
-    LocalEngine, PullOptions, PushOptions, SaveOptions, StorageOptions,
+    LocalEngine, PruneOptions, PullOptions, PushOptions, SaveOptions, StorageOptions,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -51,6 +51,8 @@ enum ImageVerb {
     Load(LoadArgs),
     /// Show history of a specified image
     History(HistoryArgs),
+    /// Remove unused images
+    Prune(PruneArgs),
 }
 
 #[derive(Args, Debug)]
@@ -177,6 +179,30 @@ pub struct ListArgs {
     /// Show no column headings
     #[arg(short, long)]
     noheading: bool,
+    /// Filter output based on conditions provided (default [])
+    #[arg(short, long, value_delimiter = ',')]
+    filter: Vec<String>,
+    /// Sort by created, id, repository, size, tag
+    #[arg(long)]
+    sort: Option<String>,
+    /// List only images matching this reference (a `reference=` filter)
+    image: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct PruneArgs {
+    /// Remove all images not in use by containers, not just dangling ones
+    #[arg(short, long)]
+    all: bool,
+    /// Remove images even when they are used by external containers (e.g., by build containers)
+    #[arg(long)]
+    external: bool,
+    /// Provide filter values (e.g. 'label=<key>=<value>')
+    #[arg(long)]
+    filter: Vec<String>,
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    force: bool,
 }
 
 #[derive(Args, Debug)]
@@ -235,6 +261,7 @@ pub fn main(cli: ImageCli, storage: &StorageOptions) -> ExitCode {
         ImageVerb::Save(a) => save(a, storage),
         ImageVerb::Load(a) => load(a, storage),
         ImageVerb::History(a) => history(a, storage),
+        ImageVerb::Prune(a) => prune(a, storage),
     }
 }
 
@@ -550,17 +577,47 @@ fn header_for(field: &str) -> String {
     }
 }
 
-/// `podman-rs images`
+/// `--sort` keys, in one of the orders Podman lists them.
+const SORT_FIELDS: &[&str] = &["created", "id", "repository", "size", "tag"];
+
+/// Sorts rows as Podman's `sortFunc` (created: newest first; the others
+/// ascending), keeping the engine's order among equals.
+fn sort_rows(rows: &mut [Row], key: &str) {
+    match key {
+        "id" => rows.sort_by(|a, b| a.summary.id.cmp(&b.summary.id)),
+        "repository" => rows.sort_by(|a, b| a.repository.cmp(&b.repository)),
+        "size" => rows.sort_by_key(|r| r.summary.size),
+        "tag" => rows.sort_by(|a, b| a.tag.cmp(&b.tag)),
+        _ => rows.sort_by_key(|r| std::cmp::Reverse(r.summary.created)),
+    }
+}
+
+/// `podman-rs images [--filter K=V]… [--sort KEY] [REFERENCE]`
 pub fn list(a: ListArgs, storage: &StorageOptions) -> ExitCode {
+    if a.image.is_some() && !a.filter.is_empty() {
+        return fail("cannot specify an image and a filter(s)");
+    }
+    if let Some(s) = a.sort.as_deref().filter(|s| !SORT_FIELDS.contains(s)) {
+        return fail(format!(
+            "{s:?} is not a valid field for sorting. Choose from: {}",
+            SORT_FIELDS.join(", ")
+        ));
+    }
     let engine = match open(storage) {
         Ok(e) => e,
         Err(c) => return c,
     };
-    let mut images = match engine.list(&ListOptions { all: a.all }) {
+    let mut filters = a.filter.clone();
+    if let Some(i) = &a.image {
+        filters.push(format!("reference={i}"));
+    }
+    let images = match engine.list(&ListOptions {
+        all: a.all,
+        filters,
+    }) {
         Ok(i) => i,
         Err(e) => return fail(e),
     };
-    images.sort_by_key(|i| std::cmp::Reverse(i.created));
     match list_output(&a, &images) {
         Ok(s) => {
             print!("{s}");
@@ -572,19 +629,23 @@ pub fn list(a: ListArgs, storage: &StorageOptions) -> ExitCode {
 }
 
 fn list_output(a: &ListArgs, images: &[ImageSummary]) -> Result<String> {
-    if a.quiet {
-        let mut seen = Vec::new();
-        for i in images {
-            let id = short_id(&i.id, a.no_trunc);
-            if !seen.contains(&id) {
-                seen.push(id);
-            }
+    let mut rows = rows(images);
+    sort_rows(&mut rows, a.sort.as_deref().unwrap_or("created"));
+    // The images in the order of their first row.
+    let mut sorted: Vec<&ImageSummary> = Vec::new();
+    for r in &rows {
+        if !sorted.iter().any(|i| i.id == r.summary.id) {
+            sorted.push(&r.summary);
         }
-        return Ok(seen.iter().map(|s| format!("{s}\n")).collect());
     }
-    let rows = rows(images);
+    if a.quiet {
+        return Ok(sorted
+            .iter()
+            .map(|i| format!("{}\n", short_id(&i.id, a.no_trunc)))
+            .collect());
+    }
     match a.format.as_deref() {
-        Some("json") => Ok(to_json_indent(&images, "    ")? + "\n"),
+        Some("json") => Ok(to_json_indent(&sorted, "    ")? + "\n"),
         Some(f) if !f.starts_with("table") => {
             let mut out = String::new();
             for r in &rows {
@@ -739,6 +800,50 @@ pub fn rmi(a: RmiArgs, storage: &StorageOptions) -> ExitCode {
         ExitCode::from(1)
     } else {
         ExitCode::from(EXIT_ENGINE)
+    }
+}
+
+/// `podman-rs image prune [-a] [-f] [--filter K=V]…`: without `-f`, asks
+/// on stdout and reads the answer from stdin (whether or not it is a
+/// terminal, as Podman: no answer at all is "Error: EOF"); prints the ID of
+/// each image removed.
+pub fn prune(a: PruneArgs, storage: &StorageOptions) -> ExitCode {
+    if a.external {
+        return fail("--external: podman-rs has no external containers yet");
+    }
+    if !a.force {
+        let what = if a.all {
+            "all images without at least one container associated with them"
+        } else {
+            "all dangling images"
+        };
+        print!("WARNING! This command removes {what}.\nAre you sure you want to continue? [y/N] ");
+        let _ = std::io::stdout().flush();
+        let mut answer = String::new();
+        match std::io::stdin().read_line(&mut answer) {
+            Ok(_) if answer.ends_with('\n') => {}
+            Ok(_) => return fail("EOF"),
+            Err(e) => return fail(e),
+        }
+        if !answer.to_lowercase().starts_with('y') {
+            return ExitCode::SUCCESS;
+        }
+    }
+    let engine = match open(storage) {
+        Ok(e) => e,
+        Err(c) => return c,
+    };
+    match engine.prune(&PruneOptions {
+        all: a.all,
+        filters: a.filter,
+    }) {
+        Ok(ids) => {
+            for id in ids {
+                println!("{id}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
     }
 }
 

@@ -15,6 +15,7 @@ use serde_json::Value;
 use crate::auth::{self, AuthError};
 pub use crate::image::archive::ArchiveFormat;
 use crate::image::archive::{self, ArchiveError};
+use crate::image::filter::{self, Candidate, FilterError};
 use crate::image::pull::{self, PullError, PullRequest};
 use crate::image::push::{self as image_push, PushError};
 use crate::image::reference::is_hex_identifier;
@@ -136,8 +137,21 @@ pub struct LogoutOptions {
 /// `podman images` options.
 #[derive(Debug, Clone, Default)]
 pub struct ListOptions {
-    /// `-a`: also intermediate images (there are none yet: pulled images only).
+    /// `-a`: also intermediate images (untagged parents of other images);
+    /// without it, the filter `intermediate=false` is added, as Podman does.
     pub all: bool,
+    /// `--filter KEY=VALUE` (see [`crate::image::filter`]); a `REFERENCE`
+    /// argument is the filter `reference=REFERENCE`.
+    pub filters: Vec<String>,
+}
+
+/// `podman image prune` options.
+#[derive(Debug, Clone, Default)]
+pub struct PruneOptions {
+    /// `-a`: every image no container uses, not only dangling ones.
+    pub all: bool,
+    /// `--filter KEY=VALUE`, as for [`ListOptions::filters`].
+    pub filters: Vec<String>,
 }
 
 /// One image of `podman images` (`entities.ImageSummary`, Podman's JSON keys).
@@ -253,6 +267,9 @@ pub enum EngineError {
     MustForce { id: String, names: Vec<String> },
     #[error("invalid reference format: {0}")]
     InvalidReference(String),
+    /// A bad `--filter` (Podman's text).
+    #[error(transparent)]
+    Filter(#[from] FilterError),
     /// Something Podman does that podman-rs does not (yet).
     #[error("{0}")]
     Unsupported(String),
@@ -327,8 +344,14 @@ pub type EngineResult<T> = Result<T, EngineError>;
 pub trait ImageEngine {
     /// Pulls an image; returns the stored image(s) (one unless `all_tags`).
     fn pull(&self, opts: &PullOptions) -> EngineResult<Vec<ImageSummary>>;
-    /// Lists images, most recently added first.
+    /// Lists the images that pass `opts.filters`, most recently added
+    /// first (the caller sorts).
     fn list(&self, opts: &ListOptions) -> EngineResult<Vec<ImageSummary>>;
+    /// Removes dangling images (with `all`, every image no container uses)
+    /// that pass `opts.filters`, until none is left (removing a child can
+    /// make its parent dangling); returns the IDs removed, in order. Layers
+    /// and blobs no other image uses are deleted.
+    fn prune(&self, opts: &PruneOptions) -> EngineResult<Vec<String>>;
     /// Inspects each name; one result per name, in order.
     fn inspect(&self, names: &[String]) -> Vec<EngineResult<ImageInspect>>;
     /// Adds each of `new_names` to the image `name`.
@@ -379,6 +402,8 @@ impl LocalEngine {
     /// Opens (creating if needed) the store under `storage.root`.
     pub fn open(storage: StorageOptions) -> EngineResult<LocalEngine> {
         let store = Store::open(&storage.root)?;
+        // Fixed at creation, as Podman's database does.
+        store.ensure_driver(&storage.driver)?;
         // A broken registries.conf only matters to pulls (which report it).
         let registries = RegistriesConf::load().ok();
         Ok(LocalEngine {
@@ -406,6 +431,71 @@ impl LocalEngine {
     fn lookup(&self, name: &str) -> EngineResult<Image> {
         Ok(self.store.lookup_image(name, &self.search_registries())?)
     }
+
+    /// IDs of the containers using the image `image_id`: the one place
+    /// images learn about containers (`image prune -a`, the `containers`
+    /// filter, `ImageSummary.Containers`). Reads the `containers` table of
+    /// the store's database, which the containers issue owns (schema
+    /// included); without that table, no container uses any image.
+    pub fn containers_using(&self, image_id: &str) -> EngineResult<Vec<String>> {
+        Ok(self.store.containers_using(image_id)?)
+    }
+
+    /// The stored images that pass `filters` (libimage `ListImages`: with
+    /// no image, the filters are not even parsed).
+    fn filtered_images(&self, filters: &[String]) -> EngineResult<Vec<Image>> {
+        let images = self.store.list_images()?;
+        if filters.is_empty() || images.is_empty() {
+            return Ok(images);
+        }
+        let created_of = |name: &str| -> Result<i128, String> {
+            self.lookup(name)
+                .map(|i| created_nanos(&i))
+                .map_err(|e| e.to_string())
+        };
+        let compiled = filter::compile(filters, &created_of, chrono::Utc::now())?;
+        let configs: Vec<Value> = images.iter().map(config_json).collect();
+        let mut out = Vec::new();
+        for (i, image) in images.iter().enumerate() {
+            let has_child = images.iter().enumerate().any(|(j, other)| {
+                j != i
+                    && other.id != image.id
+                    && filter::is_parent_and_child(&configs[i], &configs[j])
+            });
+            let untagged = image.names.is_empty();
+            let candidate = Candidate {
+                id: &image.id,
+                names: &image.names,
+                labels: labels(&configs[i]).unwrap_or_default(),
+                created_nanos: created_nanos(image),
+                dangling: untagged && !has_child,
+                intermediate: untagged && has_child,
+                containers: self.containers_using(&image.id)?.len(),
+                read_only: false,
+                manifest_list: false,
+            };
+            if compiled.matches(&candidate) {
+                out.push(image.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    fn summary(&self, image: &Image) -> EngineResult<ImageSummary> {
+        let mut s = summarize(image);
+        s.containers = self.containers_using(&image.id)?.len() as u64;
+        Ok(s)
+    }
+}
+
+/// The image's created time in ns (the config's, else when it was stored).
+fn created_nanos(image: &Image) -> i128 {
+    image
+        .created
+        .as_deref()
+        .and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok())
+        .map(|t| i128::from(t.timestamp()) * 1_000_000_000 + i128::from(t.timestamp_subsec_nanos()))
+        .unwrap_or(i128::from(image.added) * 1_000_000_000)
 }
 
 /// `sha256:<hex>` → `<hex>`.
@@ -590,8 +680,36 @@ impl ImageEngine for LocalEngine {
         Ok(images.iter().map(summarize).collect())
     }
 
-    fn list(&self, _opts: &ListOptions) -> EngineResult<Vec<ImageSummary>> {
-        Ok(self.store.list_images()?.iter().map(summarize).collect())
+    fn list(&self, opts: &ListOptions) -> EngineResult<Vec<ImageSummary>> {
+        let mut filters = opts.filters.clone();
+        if !opts.all {
+            filters.push("intermediate=false".into());
+        }
+        self.filtered_images(&filters)?
+            .iter()
+            .map(|i| self.summary(i))
+            .collect()
+    }
+
+    fn prune(&self, opts: &PruneOptions) -> EngineResult<Vec<String>> {
+        // As Podman's ABI engine: never read-only images, never images a
+        // container uses, only dangling ones without -a.
+        let mut filters = opts.filters.clone();
+        filters.push("readonly=false".into());
+        if !opts.all {
+            filters.push("dangling=true".into());
+        }
+        filters.push("containers=false".into());
+        let mut removed = Vec::new();
+        loop {
+            let round = self.filtered_images(&filters)?;
+            if round.is_empty() {
+                return Ok(removed);
+            }
+            for image in round {
+                removed.push(self.store.remove_image(&image.id)?.id);
+            }
+        }
     }
 
     fn inspect(&self, names: &[String]) -> Vec<EngineResult<ImageInspect>> {

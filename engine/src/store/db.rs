@@ -51,6 +51,14 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX image_blobs_digest ON image_blobs(digest);
     "#,
+    // 2: settings of the store fixed when it was created (the storage
+    // driver, as Podman's database records it).
+    r#"
+    CREATE TABLE store_config (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// Opens (creating if needed) the database at `path`: WAL journal (readers

@@ -81,6 +81,10 @@ pub enum StoreError {
     #[error("image {image}: {reason}")]
     InvalidRecord { image: String, reason: String },
 
+    /// The store was created with another storage driver (Podman's words).
+    #[error("database storage graph driver {db:?} does not match our storage graph driver {ours:?}: database configuration mismatch")]
+    DriverMismatch { db: String, ours: String },
+
     /// The layer store failed.
     #[error(transparent)]
     Layer(#[from] podman_rs_rootfs::layers::LayerError),

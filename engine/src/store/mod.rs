@@ -33,6 +33,7 @@ mod blobs;
 mod db;
 mod error;
 mod images;
+mod meta;
 
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
