@@ -1,4 +1,4 @@
-//! `podman-rs pull | push | images | image … | tag | untag | rmi | save |
+//! `podman-rs pull | push | images | image … (prune too) | tag | untag | rmi | save |
 //! load | history`: the image verbs,
 //! one function each, all through the engine interface
 //! ([`podman_rs_engine::interface::ImageEngine`]).
@@ -808,9 +808,6 @@ pub fn rmi(a: RmiArgs, storage: &StorageOptions) -> ExitCode {
 /// terminal, as Podman: no answer at all is "Error: EOF"); prints the ID of
 /// each image removed.
 pub fn prune(a: PruneArgs, storage: &StorageOptions) -> ExitCode {
-    if a.external {
-        return fail("--external: podman-rs has no external containers yet");
-    }
     if !a.force {
         let what = if a.all {
             "all images without at least one container associated with them"
@@ -829,6 +826,11 @@ pub fn prune(a: PruneArgs, storage: &StorageOptions) -> ExitCode {
             return ExitCode::SUCCESS;
         }
     }
+    if let Some(f) = a.filter.iter().find(|f| !f.contains('=')) {
+        return fail(format!(
+            "filter input must be in the form of filter=value: {f} is invalid"
+        ));
+    }
     let engine = match open(storage) {
         Ok(e) => e,
         Err(c) => return c,
@@ -836,6 +838,7 @@ pub fn prune(a: PruneArgs, storage: &StorageOptions) -> ExitCode {
     match engine.prune(&PruneOptions {
         all: a.all,
         filters: a.filter,
+        external: a.external,
     }) {
         Ok(ids) => {
             for id in ids {

@@ -152,6 +152,10 @@ pub struct PruneOptions {
     pub all: bool,
     /// `--filter KEY=VALUE`, as for [`ListOptions::filters`].
     pub filters: Vec<String>,
+    /// `--external`: also images only external containers use (the
+    /// `containers=external` filter; podman-rs has no external containers,
+    /// so this is the same as without it for now).
+    pub external: bool,
 }
 
 /// One image of `podman images` (`entities.ImageSummary`, Podman's JSON keys).
@@ -699,7 +703,11 @@ impl ImageEngine for LocalEngine {
         if !opts.all {
             filters.push("dangling=true".into());
         }
-        filters.push("containers=false".into());
+        filters.push(if opts.external {
+            "containers=external".into()
+        } else {
+            "containers=false".into()
+        });
         let mut removed = Vec::new();
         loop {
             let round = self.filtered_images(&filters)?;

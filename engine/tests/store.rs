@@ -757,6 +757,7 @@ fn prune_all_keeps_images_containers_use() {
         .prune(&PruneOptions {
             all: false,
             filters: vec![],
+            external: false,
         })
         .expect("prune");
     assert_eq!(removed, vec![dangling.id.clone()]);
@@ -766,6 +767,7 @@ fn prune_all_keeps_images_containers_use() {
         .prune(&PruneOptions {
             all: true,
             filters: vec![],
+            external: false,
         })
         .expect("prune -a");
     assert_eq!(removed, vec![unused.id.clone()]);
@@ -789,6 +791,7 @@ fn prune_all_keeps_images_containers_use() {
         .prune(&PruneOptions {
             all: true,
             filters: vec![],
+            external: false,
         })
         .expect("prune -a");
     assert_eq!(removed, vec![used.id.clone()]);

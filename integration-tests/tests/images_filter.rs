@@ -248,10 +248,16 @@ fn prune_dangling_and_all_like_podman() {
     let ours = p.ok(&args);
     assert_eq!(ours, format!("{other_id}\n"));
     assert_eq!(ours, podman.ok(&args));
-    let args = ["image", "prune", "-a", "-f", "--filter", "foo=bar"];
-    let (ours, theirs) = (p.run(&args), podman.run(&args));
-    assert_eq!(text(&ours), text(&theirs));
-    assert_eq!(ours.status.code(), theirs.status.code());
+    for filter in ["foo=bar", "foo"] {
+        let args = ["image", "prune", "-a", "-f", "--filter", filter];
+        let (ours, theirs) = (p.run(&args), podman.run(&args));
+        assert_eq!(text(&ours), text(&theirs), "{filter}");
+        assert_eq!(ours.status.code(), Some(125), "{filter}");
+        assert_eq!(ours.status.code(), theirs.status.code(), "{filter}");
+    }
+    // --external: no external containers, nothing more to remove here.
+    let args = ["image", "prune", "-f", "--external"];
+    assert_eq!(p.ok(&args), podman.ok(&args));
     let args = ["image", "prune", "-a", "-f"];
     let ours = p.ok(&args);
     assert_eq!(ours, format!("{new_id}\n"));
