@@ -466,10 +466,17 @@ impl LocalEngine {
                     && other.id != image.id
                     && filter::is_parent_and_child(&configs[i], &configs[j])
             });
-            let untagged = image.names.is_empty();
+            // containers-storage's names: tags and repo@digest names.
+            let names: Vec<String> = image
+                .names
+                .iter()
+                .chain(&image.digest_names)
+                .cloned()
+                .collect();
+            let untagged = names.is_empty();
             let candidate = Candidate {
                 id: &image.id,
-                names: &image.names,
+                names: &names,
                 labels: labels(&configs[i]).unwrap_or_default(),
                 created_nanos: created_nanos(image),
                 dangling: untagged && !has_child,
@@ -1107,6 +1114,7 @@ mod tests {
             blobs: vec![],
             names: names.iter().map(|n| n.to_string()).collect(),
             digests: vec![],
+            digest_names: vec![],
             added: 0,
         }
     }

@@ -712,9 +712,16 @@ fn prune_all_keeps_images_containers_use() {
         &["unused"],
     );
     let dangling = build_image(store, &[layer_tar(&[("d", "d\n")])], &[]);
+    // Pulled by digest: no tag, but a repo@digest name, so not dangling.
+    let mut pinned = build_image(store, &[layer_tar(&[("p", "p\n")])], &[]);
+    pinned.names = vec![format!("quay.io/x/pinned@{}", pinned.digest)];
     let used = store.put_image(&used).expect("used");
     let unused = store.put_image(&unused).expect("unused");
     let dangling = store.put_image(&dangling).expect("dangling");
+    let pinned = store.put_image(&pinned).expect("pinned");
+    assert!(pinned.names.is_empty());
+    assert_eq!(pinned.digest_names, pinned.digests);
+    assert!(used.digest_names.is_empty(), "{:?}", used.digests);
     assert!(engine
         .containers_using(&used.id)
         .expect("no table")
@@ -761,6 +768,7 @@ fn prune_all_keeps_images_containers_use() {
         })
         .expect("prune");
     assert_eq!(removed, vec![dangling.id.clone()]);
+    assert_eq!(list(&["reference=pinned"]), vec![(pinned.id.clone(), 0)]);
     // prune -a: every image but the one the container uses; the shared base
     // layer stays with it.
     let removed = engine
@@ -770,7 +778,11 @@ fn prune_all_keeps_images_containers_use() {
             external: false,
         })
         .expect("prune -a");
-    assert_eq!(removed, vec![unused.id.clone()]);
+    let mut expected = vec![unused.id.clone(), pinned.id.clone()];
+    expected.sort();
+    let mut removed = removed;
+    removed.sort();
+    assert_eq!(removed, expected);
     let left: Vec<String> = store
         .list_images()
         .expect("list")

@@ -58,7 +58,11 @@ fn filters_sort_and_reference_argument_like_podman() {
     push_layout(gamma.path(), &reg.addr(), "gamma:latest").expect("push");
     let p = PodmanRs::new(&reg);
     let podman = Podman::new();
-    for n in ["alpha:1", "ns/beta:2", "gamma:latest"] {
+    // Pulled by digest: no tag, yet not dangling (a repo@digest name).
+    let pinned = labeled(&[layer("pinned", "p\n")], "2023-06-01T00:00:00Z", &[]);
+    push_layout(pinned.path(), &reg.addr(), "pinned:1").expect("push");
+    let pinned_ref = format!("pinned@{}", pinned.digest);
+    for n in ["alpha:1", "ns/beta:2", "gamma:latest", &pinned_ref] {
         pull_both(&p, &podman, &reg, n);
     }
     let a = reg.addr();
@@ -79,6 +83,8 @@ fn filters_sort_and_reference_argument_like_podman() {
         vec![f("reference=ns/beta:2")],
         vec![f("reference=gamma:latest")],
         vec![f("reference=latest")],
+        vec![f("reference=pinned")],
+        vec![f(&format!("reference=*@{}", pinned.digest))],
         vec![f(&format!("reference={a}/*"))],
         vec![f(&format!("since={alpha_ref}"))],
         vec![f(&format!("after={alpha_ref}"))],

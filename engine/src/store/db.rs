@@ -59,6 +59,12 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL
     );
     "#,
+    // 3: which repo@digest references were given as names (pull by digest,
+    // tag NAME@DIGEST): containers-storage keeps those among an image's
+    // names, so such an image is not dangling.
+    r#"
+    ALTER TABLE digests ADD COLUMN named INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// Opens (creating if needed) the database at `path`: WAL journal (readers
