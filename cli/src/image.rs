@@ -337,28 +337,32 @@ struct Row {
     summary: ImageSummary,
 }
 
+/// Podman's `sortImages` rows: one per tagged name; an image whose names
+/// are all untagged (`repo@digest`) gets one row for the first of them, an
+/// image without names one `<none>` row.
 fn rows(images: &[ImageSummary]) -> Vec<Row> {
     let mut out = Vec::new();
     for img in images {
-        let mut pairs: Vec<(String, String)> = Vec::new();
+        let (mut tagged, mut untagged) = (Vec::new(), Vec::new());
         for n in &img.names {
-            match n.rsplit_once(':').filter(|(_, t)| !t.contains('/')) {
-                Some((r, t)) => pairs.push((r.to_string(), t.to_string())),
-                None => pairs.push((n.clone(), "<none>".into())),
+            let (repository, tag) = split_repo_tag(n);
+            if tag == "<none>" {
+                untagged.push((repository, tag));
+            } else {
+                tagged.push((repository, tag));
             }
         }
-        if pairs.is_empty() {
-            for d in &img.repo_digests {
-                if let Some((r, _)) = d.split_once('@') {
-                    if !pairs.iter().any(|(pr, _)| pr == r) {
-                        pairs.push((r.to_string(), "<none>".into()));
-                    }
-                }
-            }
-        }
-        if pairs.is_empty() {
-            pairs.push(("<none>".into(), "<none>".into()));
-        }
+        let pairs = if !tagged.is_empty() {
+            tagged
+        } else {
+            untagged.truncate(1);
+            untagged
+        };
+        let pairs = if pairs.is_empty() {
+            vec![("<none>".to_string(), "<none>".to_string())]
+        } else {
+            pairs
+        };
         for (repository, tag) in pairs {
             out.push(Row {
                 repository,
@@ -369,6 +373,18 @@ fn rows(images: &[ImageSummary]) -> Vec<Row> {
         }
     }
     out
+}
+
+/// `reg/repo:tag` → (`reg/repo`, `tag`); `reg/repo@sha256:…` or no tag →
+/// (`reg/repo`, `<none>`).
+fn split_repo_tag(name: &str) -> (String, String) {
+    if let Some((repository, _)) = name.split_once('@') {
+        return (repository.to_string(), "<none>".to_string());
+    }
+    match name.rsplit_once(':').filter(|(_, t)| !t.contains('/')) {
+        Some((r, t)) => (r.to_string(), t.to_string()),
+        None => (name.to_string(), "<none>".to_string()),
+    }
 }
 
 /// go-units `HumanDuration`.
@@ -629,7 +645,10 @@ pub fn list(a: ListArgs, storage: &StorageOptions) -> ExitCode {
 }
 
 fn list_output(a: &ListArgs, images: &[ImageSummary]) -> Result<String> {
-    let mut rows = rows(images);
+    // Podman sorts containers-storage's list (oldest stored first) and
+    // keeps that order among equals (Go's sort of short slices is stable).
+    let oldest_first: Vec<ImageSummary> = images.iter().rev().cloned().collect();
+    let mut rows = rows(&oldest_first);
     sort_rows(&mut rows, a.sort.as_deref().unwrap_or("created"));
     // The images in the order of their first row.
     let mut sorted: Vec<&ImageSummary> = Vec::new();

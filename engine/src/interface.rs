@@ -570,9 +570,16 @@ fn repo_digests(image: &Image) -> Vec<String> {
     out
 }
 
-/// The summary of a stored image.
+/// The summary of a stored image. `Names` are containers-storage's: the
+/// tags, then the `repo@digest` references given as names.
 pub fn summarize(image: &Image) -> ImageSummary {
     let config = config_json(image);
+    let names: Vec<String> = image
+        .names
+        .iter()
+        .chain(&image.digest_names)
+        .cloned()
+        .collect();
     let created = parse_created(image.created.as_deref());
     ImageSummary {
         id: image.id.clone(),
@@ -584,9 +591,9 @@ pub fn summarize(image: &Image) -> ImageSummary {
         virtual_size: image.size,
         labels: labels(&config),
         containers: 0,
-        names: image.names.clone(),
+        names: names.clone(),
         digest: image.digest.clone(),
-        history: image.names.clone(),
+        history: names,
         created,
         created_at: format_created(created),
     }

@@ -379,3 +379,94 @@ fn storage_conf_paths_and_driver() {
         text(&out)
     );
 }
+
+/// An untagged image another image is built on is intermediate: hidden
+/// without -a, not dangling, kept by prune until its child goes.
+#[test]
+fn intermediate_images_like_podman() {
+    require_root();
+    let reg = Registry::start();
+    let created = "2024-01-01T00:00:00Z";
+    let parent = labeled(&[layer("p", "parent\n")], created, &[]);
+    let child = labeled(
+        &[layer("p", "parent\n"), layer("c", "child\n")],
+        created,
+        &[],
+    );
+    push_layout(parent.path(), &reg.addr(), "parent:1").expect("push");
+    push_layout(child.path(), &reg.addr(), "child:1").expect("push");
+    let p = PodmanRs::new(&reg);
+    let podman = Podman::new();
+    for n in ["parent:1", "child:1"] {
+        pull_both(&p, &podman, &reg, n);
+    }
+    let parent_id = hex(&parent.images[0].config_digest).to_string();
+    let child_id = hex(&child.images[0].config_digest).to_string();
+    for engine_untag in [
+        p.run(&["untag", &format!("{}/parent:1", reg.addr())]),
+        podman.run(&["untag", &format!("{}/parent:1", reg.addr())]),
+    ] {
+        assert!(engine_untag.status.success(), "{:?}", text(&engine_untag));
+    }
+    let cases: [&[&str]; 6] = [
+        &["images", "-q", "--no-trunc"],
+        &["images", "-a", "-q", "--no-trunc"],
+        &[
+            "images",
+            "-a",
+            "-q",
+            "--no-trunc",
+            "--filter",
+            "intermediate=true",
+        ],
+        &[
+            "images",
+            "-a",
+            "-q",
+            "--no-trunc",
+            "--filter",
+            "dangling=true",
+        ],
+        &[
+            "images",
+            "-a",
+            "-q",
+            "--no-trunc",
+            "--filter",
+            "dangling=false",
+        ],
+        &["images", "-a"],
+    ];
+    for args in cases {
+        assert_eq!(p.ok(args), podman.ok(args), "{args:?}");
+    }
+    assert_eq!(
+        p.ok(cases[0]),
+        format!("sha256:{child_id}\n"),
+        "parent hidden"
+    );
+    assert_eq!(
+        p.ok(cases[2]),
+        format!("sha256:{parent_id}\n"),
+        "parent intermediate"
+    );
+    // Nothing dangling yet.
+    assert_eq!(p.ok(&["image", "prune", "-f"]), "");
+    assert_eq!(podman.ok(&["image", "prune", "-f"]), "");
+    // Untag the child: it is dangling, goes, and then its parent is
+    // dangling too and goes in the next round.
+    for out in [
+        p.run(&["untag", &format!("{}/child:1", reg.addr())]),
+        podman.run(&["untag", &format!("{}/child:1", reg.addr())]),
+    ] {
+        assert!(out.status.success(), "{:?}", text(&out));
+    }
+    let ours = p.ok(&["image", "prune", "-f"]);
+    assert_eq!(ours, format!("{child_id}\n{parent_id}\n"));
+    assert_eq!(ours, podman.ok(&["image", "prune", "-f"]));
+    let (blobs, layers) = p.stored();
+    assert!(
+        blobs.is_empty() && layers.is_empty(),
+        "{blobs:?} {layers:?}"
+    );
+}

@@ -377,7 +377,7 @@ impl Store {
         }
     }
 
-    /// All images, most recently added first.
+    /// All images, most recently added first (insertion order, newest first).
     pub fn list_images(&self) -> StoreResult<Vec<Image>> {
         let mut conn = self.conn();
         let tx = conn
@@ -385,7 +385,7 @@ impl Store {
             .map_err(self.db_err("listing images: starting transaction"))?;
         let ids: Vec<String> = {
             let mut stmt = tx
-                .prepare("SELECT id FROM images ORDER BY added DESC, id")
+                .prepare("SELECT id FROM images ORDER BY added DESC, rowid DESC")
                 .map_err(self.db_err("listing images"))?;
             let rows = stmt
                 .query_map([], |r| r.get(0))
