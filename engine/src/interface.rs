@@ -728,7 +728,8 @@ impl ImageEngine for LocalEngine {
             if round.is_empty() {
                 return Ok(removed);
             }
-            for image in round {
+            // Oldest stored first, as Podman walks containers-storage's list.
+            for image in round.iter().rev() {
                 removed.push(self.store.remove_image(&image.id)?.id);
             }
         }

@@ -778,11 +778,11 @@ fn prune_all_keeps_images_containers_use() {
             external: false,
         })
         .expect("prune -a");
-    let mut expected = vec![unused.id.clone(), pinned.id.clone()];
-    expected.sort();
-    let mut removed = removed;
-    removed.sort();
-    assert_eq!(removed, expected);
+    assert_eq!(
+        removed,
+        vec![unused.id.clone(), pinned.id.clone()],
+        "oldest stored first"
+    );
     let left: Vec<String> = store
         .list_images()
         .expect("list")

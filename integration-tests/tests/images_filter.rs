@@ -264,9 +264,14 @@ fn prune_dangling_and_all_like_podman() {
     // --external: no external containers, nothing more to remove here.
     let args = ["image", "prune", "-f", "--external"];
     assert_eq!(p.ok(&args), podman.ok(&args));
+    // One round removing two images: oldest stored first, as Podman.
+    let extra = labeled(&[layer("extra", "e\n")], "2020-01-01T00:00:00Z", &[]);
+    push_layout(extra.path(), &reg.addr(), "extra:1").expect("push");
+    pull_both(&p, &podman, &reg, "extra:1");
+    let extra_id = hex(&extra.images[0].config_digest).to_string();
     let args = ["image", "prune", "-a", "-f"];
     let ours = p.ok(&args);
-    assert_eq!(ours, format!("{new_id}\n"));
+    assert_eq!(ours, format!("{new_id}\n{extra_id}\n"));
     assert_eq!(ours, podman.ok(&args));
     assert_eq!(p.ok(&["images", "-q"]), "");
     let (blobs, layers) = p.stored();
