@@ -1,4 +1,4 @@
-//! `podman-rs pull | push | images | image … | tag | untag | rmi | save |
+//! `podman-rs pull | push | images | image … (prune too) | tag | untag | rmi | save |
 //! load | history`: the image verbs,
 //! one function each, all through the engine interface
 //! ([`podman_rs_engine::interface::ImageEngine`]).
@@ -11,7 +11,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Subcommand};
 use podman_rs_engine::interface::{
     ArchiveFormat, EngineError, HistoryLayer, ImageEngine, ImageSummary, ListOptions, LoadOptions,
-    LocalEngine, PullOptions, PushOptions, SaveOptions, StorageOptions,
+    LocalEngine, PruneOptions, PullOptions, PushOptions, SaveOptions, StorageOptions,
 };
 use serde_json::Value;
 
@@ -55,6 +55,8 @@ enum ImageVerb {
     History(HistoryArgs),
     /// Import a tarball to create a filesystem image
     Import(ImportArgs),
+    /// Remove unused images
+    Prune(PruneArgs),
 }
 
 #[derive(Args, Debug)]
@@ -181,6 +183,30 @@ pub struct ListArgs {
     /// Show no column headings
     #[arg(short, long)]
     noheading: bool,
+    /// Filter output based on conditions provided (default [])
+    #[arg(short, long, value_delimiter = ',')]
+    filter: Vec<String>,
+    /// Sort by created, id, repository, size, tag
+    #[arg(long)]
+    sort: Option<String>,
+    /// List only images matching this reference (a `reference=` filter)
+    image: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct PruneArgs {
+    /// Remove all images not in use by containers, not just dangling ones
+    #[arg(short, long)]
+    all: bool,
+    /// Remove images even when they are used by external containers (e.g., by build containers)
+    #[arg(long)]
+    external: bool,
+    /// Provide filter values (e.g. 'label=<key>=<value>')
+    #[arg(long)]
+    filter: Vec<String>,
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    force: bool,
 }
 
 #[derive(Args, Debug)]
@@ -240,6 +266,7 @@ pub fn main(cli: ImageCli, storage: &StorageOptions) -> ExitCode {
         ImageVerb::Load(a) => load(a, storage),
         ImageVerb::History(a) => history(a, storage),
         ImageVerb::Import(a) => import(a, storage),
+        ImageVerb::Prune(a) => prune(a, storage),
     }
 }
 
@@ -315,28 +342,32 @@ struct Row {
     summary: ImageSummary,
 }
 
+/// Podman's `sortImages` rows: one per tagged name; an image whose names
+/// are all untagged (`repo@digest`) gets one row for the first of them, an
+/// image without names one `<none>` row.
 fn rows(images: &[ImageSummary]) -> Vec<Row> {
     let mut out = Vec::new();
     for img in images {
-        let mut pairs: Vec<(String, String)> = Vec::new();
+        let (mut tagged, mut untagged) = (Vec::new(), Vec::new());
         for n in &img.names {
-            match n.rsplit_once(':').filter(|(_, t)| !t.contains('/')) {
-                Some((r, t)) => pairs.push((r.to_string(), t.to_string())),
-                None => pairs.push((n.clone(), "<none>".into())),
+            let (repository, tag) = split_repo_tag(n);
+            if tag == "<none>" {
+                untagged.push((repository, tag));
+            } else {
+                tagged.push((repository, tag));
             }
         }
-        if pairs.is_empty() {
-            for d in &img.repo_digests {
-                if let Some((r, _)) = d.split_once('@') {
-                    if !pairs.iter().any(|(pr, _)| pr == r) {
-                        pairs.push((r.to_string(), "<none>".into()));
-                    }
-                }
-            }
-        }
-        if pairs.is_empty() {
-            pairs.push(("<none>".into(), "<none>".into()));
-        }
+        let pairs = if !tagged.is_empty() {
+            tagged
+        } else {
+            untagged.truncate(1);
+            untagged
+        };
+        let pairs = if pairs.is_empty() {
+            vec![("<none>".to_string(), "<none>".to_string())]
+        } else {
+            pairs
+        };
         for (repository, tag) in pairs {
             out.push(Row {
                 repository,
@@ -347,6 +378,18 @@ fn rows(images: &[ImageSummary]) -> Vec<Row> {
         }
     }
     out
+}
+
+/// `reg/repo:tag` → (`reg/repo`, `tag`); `reg/repo@sha256:…` or no tag →
+/// (`reg/repo`, `<none>`).
+fn split_repo_tag(name: &str) -> (String, String) {
+    if let Some((repository, _)) = name.split_once('@') {
+        return (repository.to_string(), "<none>".to_string());
+    }
+    match name.rsplit_once(':').filter(|(_, t)| !t.contains('/')) {
+        Some((r, t)) => (r.to_string(), t.to_string()),
+        None => (name.to_string(), "<none>".to_string()),
+    }
 }
 
 /// go-units `HumanDuration`.
@@ -461,17 +504,47 @@ fn header_for(field: &str) -> String {
     }
 }
 
-/// `podman-rs images`
+/// `--sort` keys, in one of the orders Podman lists them.
+const SORT_FIELDS: &[&str] = &["created", "id", "repository", "size", "tag"];
+
+/// Sorts rows as Podman's `sortFunc` (created: newest first; the others
+/// ascending), keeping the engine's order among equals.
+fn sort_rows(rows: &mut [Row], key: &str) {
+    match key {
+        "id" => rows.sort_by(|a, b| a.summary.id.cmp(&b.summary.id)),
+        "repository" => rows.sort_by(|a, b| a.repository.cmp(&b.repository)),
+        "size" => rows.sort_by_key(|r| r.summary.size),
+        "tag" => rows.sort_by(|a, b| a.tag.cmp(&b.tag)),
+        _ => rows.sort_by_key(|r| std::cmp::Reverse(r.summary.created)),
+    }
+}
+
+/// `podman-rs images [--filter K=V]… [--sort KEY] [REFERENCE]`
 pub fn list(a: ListArgs, storage: &StorageOptions) -> ExitCode {
+    if a.image.is_some() && !a.filter.is_empty() {
+        return fail("cannot specify an image and a filter(s)");
+    }
+    if let Some(s) = a.sort.as_deref().filter(|s| !SORT_FIELDS.contains(s)) {
+        return fail(format!(
+            "{s:?} is not a valid field for sorting. Choose from: {}",
+            SORT_FIELDS.join(", ")
+        ));
+    }
     let engine = match open(storage) {
         Ok(e) => e,
         Err(c) => return c,
     };
-    let mut images = match engine.list(&ListOptions { all: a.all }) {
+    let mut filters = a.filter.clone();
+    if let Some(i) = &a.image {
+        filters.push(format!("reference={i}"));
+    }
+    let images = match engine.list(&ListOptions {
+        all: a.all,
+        filters,
+    }) {
         Ok(i) => i,
         Err(e) => return fail(e),
     };
-    images.sort_by_key(|i| std::cmp::Reverse(i.created));
     match list_output(&a, &images) {
         Ok(s) => {
             print!("{s}");
@@ -483,19 +556,26 @@ pub fn list(a: ListArgs, storage: &StorageOptions) -> ExitCode {
 }
 
 fn list_output(a: &ListArgs, images: &[ImageSummary]) -> Result<String> {
-    if a.quiet {
-        let mut seen = Vec::new();
-        for i in images {
-            let id = short_id(&i.id, a.no_trunc);
-            if !seen.contains(&id) {
-                seen.push(id);
-            }
+    // Podman sorts containers-storage's list (oldest stored first) and
+    // keeps that order among equals (Go's sort of short slices is stable).
+    let oldest_first: Vec<ImageSummary> = images.iter().rev().cloned().collect();
+    let mut rows = rows(&oldest_first);
+    sort_rows(&mut rows, a.sort.as_deref().unwrap_or("created"));
+    // The images in the order of their first row.
+    let mut sorted: Vec<&ImageSummary> = Vec::new();
+    for r in &rows {
+        if !sorted.iter().any(|i| i.id == r.summary.id) {
+            sorted.push(&r.summary);
         }
-        return Ok(seen.iter().map(|s| format!("{s}\n")).collect());
     }
-    let rows = rows(images);
+    if a.quiet {
+        return Ok(sorted
+            .iter()
+            .map(|i| format!("{}\n", short_id(&i.id, a.no_trunc)))
+            .collect());
+    }
     match a.format.as_deref() {
-        Some("json") => Ok(to_json_indent(&images, "    ")? + "\n"),
+        Some("json") => Ok(to_json_indent(&sorted, "    ")? + "\n"),
         Some(f) if !f.starts_with("table") => {
             let mut out = String::new();
             for r in &rows {
@@ -648,8 +728,57 @@ pub fn rmi(a: RmiArgs, storage: &StorageOptions) -> ExitCode {
     eprintln!("Error: {last}");
     if report.errors.iter().all(EngineError::is_not_known) {
         ExitCode::from(1)
+    } else if matches!(last, EngineError::ImageInUse(_)) {
+        ExitCode::from(2)
     } else {
         ExitCode::from(EXIT_ENGINE)
+    }
+}
+
+/// `podman-rs image prune [-a] [-f] [--filter K=V]…`: without `-f`, asks
+/// on stdout and reads the answer from stdin (whether or not it is a
+/// terminal, as Podman: no answer at all is "Error: EOF"); prints the ID of
+/// each image removed.
+pub fn prune(a: PruneArgs, storage: &StorageOptions) -> ExitCode {
+    if !a.force {
+        let what = if a.all {
+            "all images without at least one container associated with them"
+        } else {
+            "all dangling images"
+        };
+        print!("WARNING! This command removes {what}.\nAre you sure you want to continue? [y/N] ");
+        let _ = std::io::stdout().flush();
+        let mut answer = String::new();
+        match std::io::stdin().read_line(&mut answer) {
+            Ok(_) if answer.ends_with('\n') => {}
+            Ok(_) => return fail("EOF"),
+            Err(e) => return fail(e),
+        }
+        if !answer.to_lowercase().starts_with('y') {
+            return ExitCode::SUCCESS;
+        }
+    }
+    if let Some(f) = a.filter.iter().find(|f| !f.contains('=')) {
+        return fail(format!(
+            "filter input must be in the form of filter=value: {f} is invalid"
+        ));
+    }
+    let engine = match open(storage) {
+        Ok(e) => e,
+        Err(c) => return c,
+    };
+    match engine.prune(&PruneOptions {
+        all: a.all,
+        filters: a.filter,
+        external: a.external,
+    }) {
+        Ok(ids) => {
+            for id in ids {
+                println!("{id}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
     }
 }
 

@@ -144,15 +144,24 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let defaults = podman_rs_engine::interface::StorageOptions::default();
-    let storage = podman_rs_engine::interface::StorageOptions {
-        root: cli.root.unwrap_or(defaults.root),
-        runroot: cli.runroot.unwrap_or(defaults.runroot),
-        driver: cli.storage_driver.unwrap_or(defaults.driver),
-    };
-    if !matches!(cli.command, Command::Runtime(_)) {
+    let is_runtime = matches!(cli.command, Command::Runtime(_));
+    if !is_runtime {
         logging::init(&cli.log_level, None, logging::LogFormat::Text);
     }
+    // Flags > storage.conf > defaults (the runtime verbs have their own --root).
+    let flags = podman_rs_engine::config::storage::StorageFlags {
+        root: cli.root,
+        runroot: cli.runroot,
+        driver: cli.storage_driver,
+    };
+    let storage = if is_runtime {
+        podman_rs_engine::interface::StorageOptions::default()
+    } else {
+        match podman_rs_engine::config::storage::storage_options(&flags) {
+            Ok(s) => s,
+            Err(e) => return image::fail(e),
+        }
+    };
     match cli.command {
         Command::Runtime(rt) => runtime::main(rt, &cli.log_level),
         Command::Image(c) => image::main(c, &storage),

@@ -15,6 +15,7 @@ use serde_json::Value;
 use crate::auth::{self, AuthError};
 pub use crate::image::archive::ArchiveFormat;
 use crate::image::archive::{self, ArchiveError};
+use crate::image::filter::{self, Candidate, FilterError};
 use crate::image::import::{self as image_import, ImportError, ImportRequest};
 use crate::image::pull::{self, PullError, PullRequest};
 use crate::image::push::{self as image_push, PushError};
@@ -157,8 +158,25 @@ pub struct ImportOptions {
 /// `podman images` options.
 #[derive(Debug, Clone, Default)]
 pub struct ListOptions {
-    /// `-a`: also intermediate images (there are none yet: pulled images only).
+    /// `-a`: also intermediate images (untagged parents of other images);
+    /// without it, the filter `intermediate=false` is added, as Podman does.
     pub all: bool,
+    /// `--filter KEY=VALUE` (see [`crate::image::filter`]); a `REFERENCE`
+    /// argument is the filter `reference=REFERENCE`.
+    pub filters: Vec<String>,
+}
+
+/// `podman image prune` options.
+#[derive(Debug, Clone, Default)]
+pub struct PruneOptions {
+    /// `-a`: every image no container uses, not only dangling ones.
+    pub all: bool,
+    /// `--filter KEY=VALUE`, as for [`ListOptions::filters`].
+    pub filters: Vec<String>,
+    /// `--external`: also images only external containers use (the
+    /// `containers=external` filter; podman-rs has no external containers,
+    /// so this is the same as without it for now).
+    pub external: bool,
 }
 
 /// One image of `podman images` (`entities.ImageSummary`, Podman's JSON keys).
@@ -274,6 +292,12 @@ pub enum EngineError {
     MustForce { id: String, names: Vec<String> },
     #[error("invalid reference format: {0}")]
     InvalidReference(String),
+    /// `rmi` without `--force` of an image a container uses (exit code 2).
+    #[error("image used by {0}: image is in use by a container: consider listing external containers and force-removing image")]
+    ImageInUse(String),
+    /// A bad `--filter` (Podman's text).
+    #[error(transparent)]
+    Filter(#[from] FilterError),
     /// Something Podman does that podman-rs does not (yet).
     #[error("{0}")]
     Unsupported(String),
@@ -356,8 +380,14 @@ pub type EngineResult<T> = Result<T, EngineError>;
 pub trait ImageEngine {
     /// Pulls an image; returns the stored image(s) (one unless `all_tags`).
     fn pull(&self, opts: &PullOptions) -> EngineResult<Vec<ImageSummary>>;
-    /// Lists images, most recently added first.
+    /// Lists the images that pass `opts.filters`, most recently added
+    /// first (the caller sorts).
     fn list(&self, opts: &ListOptions) -> EngineResult<Vec<ImageSummary>>;
+    /// Removes dangling images (with `all`, every image no container uses)
+    /// that pass `opts.filters`, until none is left (removing a child can
+    /// make its parent dangling); returns the IDs removed, in order. Layers
+    /// and blobs no other image uses are deleted.
+    fn prune(&self, opts: &PruneOptions) -> EngineResult<Vec<String>>;
     /// Inspects each name; one result per name, in order.
     fn inspect(&self, names: &[String]) -> Vec<EngineResult<ImageInspect>>;
     /// Adds each of `new_names` to the image `name`.
@@ -411,6 +441,8 @@ impl LocalEngine {
     /// Opens (creating if needed) the store under `storage.root`.
     pub fn open(storage: StorageOptions) -> EngineResult<LocalEngine> {
         let store = Store::open(&storage.root)?;
+        // Fixed at creation, as Podman's database does.
+        store.ensure_driver(&storage.driver)?;
         // A broken registries.conf only matters to pulls (which report it).
         let registries = RegistriesConf::load().ok();
         Ok(LocalEngine {
@@ -438,6 +470,78 @@ impl LocalEngine {
     pub(crate) fn lookup(&self, name: &str) -> EngineResult<Image> {
         Ok(self.store.lookup_image(name, &self.search_registries())?)
     }
+
+    /// IDs of the containers using the image `image_id`: the one place
+    /// images learn about containers (`image prune -a`, the `containers`
+    /// filter, `ImageSummary.Containers`). Reads the `containers` table of
+    /// the store's database, which the containers issue owns (schema
+    /// included); without that table, no container uses any image.
+    pub fn containers_using(&self, image_id: &str) -> EngineResult<Vec<String>> {
+        Ok(self.store.containers_using(image_id)?)
+    }
+
+    /// The stored images that pass `filters` (libimage `ListImages`: with
+    /// no image, the filters are not even parsed).
+    fn filtered_images(&self, filters: &[String]) -> EngineResult<Vec<Image>> {
+        let images = self.store.list_images()?;
+        if filters.is_empty() || images.is_empty() {
+            return Ok(images);
+        }
+        let created_of = |name: &str| -> Result<i128, String> {
+            self.lookup(name)
+                .map(|i| created_nanos(&i))
+                .map_err(|e| e.to_string())
+        };
+        let compiled = filter::compile(filters, &created_of, chrono::Utc::now())?;
+        let configs: Vec<Value> = images.iter().map(config_json).collect();
+        let mut out = Vec::new();
+        for (i, image) in images.iter().enumerate() {
+            let has_child = images.iter().enumerate().any(|(j, other)| {
+                j != i
+                    && other.id != image.id
+                    && filter::is_parent_and_child(&configs[i], &configs[j])
+            });
+            // containers-storage's names: tags and repo@digest names.
+            let names: Vec<String> = image
+                .names
+                .iter()
+                .chain(&image.digest_names)
+                .cloned()
+                .collect();
+            let untagged = names.is_empty();
+            let candidate = Candidate {
+                id: &image.id,
+                names: &names,
+                labels: labels(&configs[i]).unwrap_or_default(),
+                created_nanos: created_nanos(image),
+                dangling: untagged && !has_child,
+                intermediate: untagged && has_child,
+                containers: self.containers_using(&image.id)?.len(),
+                read_only: false,
+                manifest_list: false,
+            };
+            if compiled.matches(&candidate) {
+                out.push(image.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    fn summary(&self, image: &Image) -> EngineResult<ImageSummary> {
+        let mut s = summarize(image);
+        s.containers = self.containers_using(&image.id)?.len() as u64;
+        Ok(s)
+    }
+}
+
+/// The image's created time in ns (the config's, else when it was stored).
+fn created_nanos(image: &Image) -> i128 {
+    image
+        .created
+        .as_deref()
+        .and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok())
+        .map(|t| i128::from(t.timestamp()) * 1_000_000_000 + i128::from(t.timestamp_subsec_nanos()))
+        .unwrap_or(i128::from(image.added) * 1_000_000_000)
 }
 
 /// `sha256:<hex>` → `<hex>`.
@@ -501,9 +605,16 @@ fn repo_digests(image: &Image) -> Vec<String> {
     out
 }
 
-/// The summary of a stored image.
+/// The summary of a stored image. `Names` are containers-storage's: the
+/// tags, then the `repo@digest` references given as names.
 pub fn summarize(image: &Image) -> ImageSummary {
     let config = config_json(image);
+    let names: Vec<String> = image
+        .names
+        .iter()
+        .chain(&image.digest_names)
+        .cloned()
+        .collect();
     let created = parse_created(image.created.as_deref());
     ImageSummary {
         id: image.id.clone(),
@@ -515,9 +626,9 @@ pub fn summarize(image: &Image) -> ImageSummary {
         virtual_size: image.size,
         labels: labels(&config),
         containers: 0,
-        names: image.names.clone(),
+        names: names.clone(),
         digest: image.digest.clone(),
-        history: image.names.clone(),
+        history: names,
         created,
         created_at: format_created(created),
     }
@@ -622,8 +733,41 @@ impl ImageEngine for LocalEngine {
         Ok(images.iter().map(summarize).collect())
     }
 
-    fn list(&self, _opts: &ListOptions) -> EngineResult<Vec<ImageSummary>> {
-        Ok(self.store.list_images()?.iter().map(summarize).collect())
+    fn list(&self, opts: &ListOptions) -> EngineResult<Vec<ImageSummary>> {
+        let mut filters = opts.filters.clone();
+        if !opts.all {
+            filters.push("intermediate=false".into());
+        }
+        self.filtered_images(&filters)?
+            .iter()
+            .map(|i| self.summary(i))
+            .collect()
+    }
+
+    fn prune(&self, opts: &PruneOptions) -> EngineResult<Vec<String>> {
+        // As Podman's ABI engine: never read-only images, never images a
+        // container uses, only dangling ones without -a.
+        let mut filters = opts.filters.clone();
+        filters.push("readonly=false".into());
+        if !opts.all {
+            filters.push("dangling=true".into());
+        }
+        filters.push(if opts.external {
+            "containers=external".into()
+        } else {
+            "containers=false".into()
+        });
+        let mut removed = Vec::new();
+        loop {
+            let round = self.filtered_images(&filters)?;
+            if round.is_empty() {
+                return Ok(removed);
+            }
+            // Oldest stored first, as Podman walks containers-storage's list.
+            for image in round.iter().rev() {
+                removed.push(self.store.remove_image(&image.id)?.id);
+            }
+        }
     }
 
     fn inspect(&self, names: &[String]) -> Vec<EngineResult<ImageInspect>> {
@@ -976,6 +1120,24 @@ impl LocalEngine {
                 names: image.names.clone(),
             });
         }
+        let users = self.containers_using(&image.id)?;
+        if let Some(first) = users.first() {
+            if !force {
+                return Err(EngineError::ImageInUse(first.clone()));
+            }
+            // Podman's rmi -f removes the containers using the image.
+            for id in &users {
+                use crate::container::ContainerEngine;
+                self.container_remove(
+                    id,
+                    &crate::container::RemoveOptions {
+                        force: true,
+                        ..Default::default()
+                    },
+                )
+                .map_err(|e| EngineError::Unsupported(e.to_string()))?;
+            }
+        }
         let removed = self.store.remove_image(&image.id)?;
         report.untagged.extend(removed.names);
         report.deleted.push(removed.id);
@@ -1035,6 +1197,7 @@ mod tests {
             blobs: vec![],
             names: names.iter().map(|n| n.to_string()).collect(),
             digests: vec![],
+            digest_names: vec![],
             added: 0,
         }
     }

@@ -682,3 +682,130 @@ fn extra_manifest_blobs_are_kept_with_their_image() {
         "left behind after the image went"
     );
 }
+
+/// `image prune -a` and the `containers` filter through
+/// `LocalEngine::containers_using`: a `containers` table (the containers
+/// issue owns its real schema) with one row keeps that image.
+#[test]
+fn prune_all_keeps_images_containers_use() {
+    use podman_rs_engine::interface::{
+        ImageEngine, ListOptions, LocalEngine, PruneOptions, StorageOptions,
+    };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path().join("root");
+    let engine = LocalEngine::open(StorageOptions {
+        root: root.clone(),
+        runroot: tmp.path().join("run"),
+        driver: "vfs".into(),
+    })
+    .expect("open engine");
+    let store = engine.store();
+    let base = base_layer();
+    let used = build_image(
+        store,
+        &[base.clone(), layer_tar(&[("u", "u\n")])],
+        &["used"],
+    );
+    let unused = build_image(
+        store,
+        &[base.clone(), layer_tar(&[("n", "n\n")])],
+        &["unused"],
+    );
+    let dangling = build_image(store, &[layer_tar(&[("d", "d\n")])], &[]);
+    // Pulled by digest: no tag, but a repo@digest name, so not dangling.
+    let mut pinned = build_image(store, &[layer_tar(&[("p", "p\n")])], &[]);
+    pinned.names = vec![format!("quay.io/x/pinned@{}", pinned.digest)];
+    let used = store.put_image(&used).expect("used");
+    let unused = store.put_image(&unused).expect("unused");
+    let dangling = store.put_image(&dangling).expect("dangling");
+    let pinned = store.put_image(&pinned).expect("pinned");
+    assert!(pinned.names.is_empty());
+    assert_eq!(pinned.digest_names, pinned.digests);
+    assert!(used.digest_names.is_empty(), "{:?}", used.digests);
+    assert!(engine
+        .containers_using(&used.id)
+        .expect("no table")
+        .is_empty());
+
+    let db = rusqlite::Connection::open(root.join("db.sqlite")).expect("db");
+    db.execute_batch(&format!(
+        "CREATE TABLE containers (id TEXT PRIMARY KEY, image_id TEXT);
+         INSERT INTO containers (id, image_id) VALUES ('ctr1', '{}');",
+        used.id
+    ))
+    .expect("containers table");
+    assert_eq!(
+        engine.containers_using(&used.id).expect("table"),
+        vec!["ctr1"]
+    );
+
+    let list = |filters: &[&str]| -> Vec<(String, u64)> {
+        let opts = ListOptions {
+            all: false,
+            filters: filters.iter().map(|s| s.to_string()).collect(),
+        };
+        let mut v: Vec<(String, u64)> = engine
+            .list(&opts)
+            .expect("list")
+            .into_iter()
+            .map(|s| (s.id, s.containers))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(list(&["containers=true"]), vec![(used.id.clone(), 1)]);
+    assert_eq!(
+        list(&["containers=false", "dangling=true"]),
+        vec![(dangling.id.clone(), 0)]
+    );
+
+    // prune: only the dangling image.
+    let removed = engine
+        .prune(&PruneOptions {
+            all: false,
+            filters: vec![],
+            external: false,
+        })
+        .expect("prune");
+    assert_eq!(removed, vec![dangling.id.clone()]);
+    assert_eq!(list(&["reference=pinned"]), vec![(pinned.id.clone(), 0)]);
+    // prune -a: every image but the one the container uses; the shared base
+    // layer stays with it.
+    let removed = engine
+        .prune(&PruneOptions {
+            all: true,
+            filters: vec![],
+            external: false,
+        })
+        .expect("prune -a");
+    assert_eq!(
+        removed,
+        vec![unused.id.clone(), pinned.id.clone()],
+        "oldest stored first"
+    );
+    let left: Vec<String> = store
+        .list_images()
+        .expect("list")
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(left, vec![used.id.clone()]);
+    assert_eq!(layer_dirs(&root), 2);
+    for l in &used.layers {
+        assert!(store.layers().has_layer(l), "{l}");
+    }
+    for l in &unused.layers[1..] {
+        assert!(!store.layers().has_layer(l), "{l}");
+    }
+    // Once the container is gone, prune -a takes it too.
+    db.execute("DELETE FROM containers", []).expect("delete");
+    let removed = engine
+        .prune(&PruneOptions {
+            all: true,
+            filters: vec![],
+            external: false,
+        })
+        .expect("prune -a");
+    assert_eq!(removed, vec![used.id.clone()]);
+    assert_eq!(layer_dirs(&root), 0);
+}

@@ -290,6 +290,19 @@ pub fn write_image(
     architecture: &str,
     cmd: &[&str],
 ) -> io::Result<ImageInfo> {
+    write_image_with(layout, layers, architecture, cmd, CREATED, &[])
+}
+
+/// [`write_image`] with a `created` time (RFC 3339, also each history
+/// entry's) and `Labels` in the config.
+pub fn write_image_with(
+    layout: &Path,
+    layers: &[Vec<LayerEntry>],
+    architecture: &str,
+    cmd: &[&str],
+    created: &str,
+    labels: &[(&str, &str)],
+) -> io::Result<ImageInfo> {
     let mut layer_descs = Vec::new();
     let mut layer_digests = Vec::new();
     let mut diff_ids = Vec::new();
@@ -305,21 +318,29 @@ pub fn write_image(
         }));
         layer_digests.push(digest);
         history.push(json!({
-            "created": CREATED,
+            "created": created,
             "created_by": format!("podman-rs integration-tests: layer {i}"),
             "comment": "built by podman-rs-integration-tests",
         }));
     }
+    let mut image_config = json!({
+        "Env": [PATH_ENV],
+        "Cmd": cmd,
+        "WorkingDir": "/",
+    });
+    if !labels.is_empty() {
+        let labels: serde_json::Map<String, Value> = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), Value::from(*v)))
+            .collect();
+        image_config["Labels"] = Value::Object(labels);
+    }
     let config = json!({
-        "created": CREATED,
+        "created": created,
         "author": "podman-rs integration tests",
         "architecture": architecture,
         "os": "linux",
-        "config": {
-            "Env": [PATH_ENV],
-            "Cmd": cmd,
-            "WorkingDir": "/",
-        },
+        "config": image_config,
         "rootfs": {"type": "layers", "diff_ids": diff_ids},
         "history": history,
     });
@@ -392,6 +413,32 @@ pub fn single_image_layout(
 ) -> io::Result<OciLayout> {
     let dir = new_layout_dir()?;
     let img = write_image(dir.path(), layers, architecture, cmd)?;
+    write_index_json(
+        dir.path(),
+        MEDIA_TYPE_MANIFEST,
+        &img.manifest_digest,
+        img.manifest_size,
+        LAYOUT_TAG,
+    )?;
+    Ok(OciLayout {
+        dir,
+        tag: LAYOUT_TAG.to_owned(),
+        media_type: MEDIA_TYPE_MANIFEST.to_owned(),
+        digest: img.manifest_digest.clone(),
+        size: img.manifest_size,
+        images: vec![img],
+    })
+}
+
+/// A layout holding one image with `layers`, created at `created`, with
+/// `labels` (architecture: the host's, `Cmd ["sh"]`).
+pub fn labeled_image_layout(
+    layers: &[Vec<LayerEntry>],
+    created: &str,
+    labels: &[(&str, &str)],
+) -> io::Result<OciLayout> {
+    let dir = new_layout_dir()?;
+    let img = write_image_with(dir.path(), layers, host_arch(), &["sh"], created, labels)?;
     write_index_json(
         dir.path(),
         MEDIA_TYPE_MANIFEST,

@@ -3,6 +3,7 @@
 //! Behaviour follows Podman 4.x / containers-image: see README.md.
 
 pub mod archive;
+pub mod filter;
 pub mod import;
 pub mod pull;
 pub mod push;

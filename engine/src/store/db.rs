@@ -51,7 +51,21 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX image_blobs_digest ON image_blobs(digest);
     "#,
-    // 2: containers (crate::store::containers) and exec sessions.
+    // 2: settings of the store fixed when it was created (the storage
+    // driver, as Podman's database records it).
+    r#"
+    CREATE TABLE store_config (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    "#,
+    // 3: which repo@digest references were given as names (pull by digest,
+    // tag NAME@DIGEST): containers-storage keeps those among an image's
+    // names, so such an image is not dangling.
+    r#"
+    ALTER TABLE digests ADD COLUMN named INTEGER NOT NULL DEFAULT 0;
+    "#,
+    // 4: containers (crate::store::containers) and exec sessions.
     r#"
     CREATE TABLE containers (
         id              TEXT PRIMARY KEY,       -- 64 hex

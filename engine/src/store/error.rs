@@ -93,6 +93,10 @@ pub enum StoreError {
     #[error("the container name \"{name}\" is already in use by {id}. You have to remove that container to be able to reuse that name: that name is already in use")]
     NameInUse { name: String, id: String },
 
+    /// The store was created with another storage driver (Podman's words).
+    #[error("database storage graph driver {db:?} does not match our storage graph driver {ours:?}: database configuration mismatch")]
+    DriverMismatch { db: String, ours: String },
+
     /// The layer store failed.
     #[error(transparent)]
     Layer(#[from] podman_rs_rootfs::layers::LayerError),

@@ -67,6 +67,10 @@ pub struct Image {
     pub names: Vec<String>,
     /// `repo@digest` references, sorted.
     pub digests: Vec<String>,
+    /// Those of `digests` given as names (pull by digest, `tag
+    /// NAME@DIGEST`), sorted: containers-storage counts them among the
+    /// names, so the image is not dangling.
+    pub digest_names: Vec<String>,
     /// Unix seconds when the image was first stored.
     pub added: i64,
 }
@@ -218,6 +222,7 @@ impl Store {
 
         let mut tags = Vec::new();
         let mut digest_refs = BTreeSet::new();
+        let mut digest_names = BTreeSet::new();
         for name in &record.names {
             match normalize_name(name)? {
                 Name::Tag(t) => {
@@ -227,6 +232,7 @@ impl Store {
                     tags.push(t);
                 }
                 Name::Digest(d) => {
+                    digest_names.insert(d.clone());
                     digest_refs.insert(d);
                 }
             }
@@ -310,12 +316,8 @@ impl Store {
             upsert_name(&tx, t, &id).map_err(err("setting name"))?;
         }
         for d in &digest_refs {
-            tx.execute(
-                "INSERT INTO digests (reference, image_id) VALUES (?1, ?2)
-                 ON CONFLICT (reference) DO UPDATE SET image_id = excluded.image_id",
-                params![d, id],
-            )
-            .map_err(err("setting digest reference"))?;
+            upsert_digest(&tx, d, &id, digest_names.contains(d))
+                .map_err(err("setting digest reference"))?;
         }
         let image = load_image(&tx, &id)
             .map_err(err("reading back"))?
@@ -375,7 +377,7 @@ impl Store {
         }
     }
 
-    /// All images, most recently added first.
+    /// All images, most recently added first (insertion order, newest first).
     pub fn list_images(&self) -> StoreResult<Vec<Image>> {
         let mut conn = self.conn();
         let tx = conn
@@ -383,7 +385,7 @@ impl Store {
             .map_err(self.db_err("listing images: starting transaction"))?;
         let ids: Vec<String> = {
             let mut stmt = tx
-                .prepare("SELECT id FROM images ORDER BY added DESC, id")
+                .prepare("SELECT id FROM images ORDER BY added DESC, rowid DESC")
                 .map_err(self.db_err("listing images"))?;
             let rows = stmt
                 .query_map([], |r| r.get(0))
@@ -417,12 +419,7 @@ impl Store {
                 upsert_name(&tx, t, &id).map_err(err("tagging"))?;
             }
             Name::Digest(d) => {
-                tx.execute(
-                    "INSERT INTO digests (reference, image_id) VALUES (?1, ?2)
-                     ON CONFLICT (reference) DO UPDATE SET image_id = excluded.image_id",
-                    params![d, id],
-                )
-                .map_err(err("tagging"))?;
+                upsert_digest(&tx, d, &id, true).map_err(err("tagging"))?;
             }
         }
         let image = load_image(&tx, &id)
@@ -571,6 +568,25 @@ fn upsert_name(tx: &Transaction<'_>, name: &str, id: &str) -> rusqlite::Result<u
     )
 }
 
+/// Points `reference` at image `id`; `named`: given as a name (kept once
+/// set while the reference stays with the same image).
+fn upsert_digest(
+    tx: &Transaction<'_>,
+    reference: &str,
+    id: &str,
+    named: bool,
+) -> rusqlite::Result<usize> {
+    tx.execute(
+        "INSERT INTO digests (reference, image_id, named) VALUES (?1, ?2, ?3)
+         ON CONFLICT (reference) DO UPDATE SET
+             named = CASE WHEN digests.image_id = excluded.image_id
+                          THEN MAX(digests.named, excluded.named)
+                          ELSE excluded.named END,
+             image_id = excluded.image_id",
+        params![reference, id, named],
+    )
+}
+
 fn load_image(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<Option<Image>> {
     let row = tx
         .query_row(
@@ -606,6 +622,9 @@ fn load_image(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<Option<Image>>
     let blobs = strings("SELECT digest FROM image_blobs WHERE image_id = ?1 ORDER BY digest")?;
     let names = strings("SELECT name FROM names WHERE image_id = ?1 ORDER BY rowid")?;
     let digests = strings("SELECT reference FROM digests WHERE image_id = ?1 ORDER BY reference")?;
+    let digest_names = strings(
+        "SELECT reference FROM digests WHERE image_id = ?1 AND named != 0 ORDER BY reference",
+    )?;
     Ok(Some(Image {
         id,
         digest,
@@ -618,6 +637,7 @@ fn load_image(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<Option<Image>>
         blobs,
         names,
         digests,
+        digest_names,
         added,
     }))
 }

@@ -34,6 +34,7 @@ mod containers;
 mod db;
 mod error;
 mod images;
+mod meta;
 
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
