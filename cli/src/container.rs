@@ -703,9 +703,8 @@ fn forward_signals(
     if tty {
         set.add(Signal::SIGWINCH);
     }
-    if set.iter().next().is_none() {
-        return None;
-    }
+    // Nothing to forward or watch.
+    set.iter().next()?;
     // Block in this thread (inherited by threads spawned after) so the
     // signalfd sees them.
     if set.thread_block().is_err() {

@@ -1,5 +1,5 @@
 //! [`ContainerEngine`] in-process over the local store (Podman's ABI engine
-//! + libpod): records in SQLite, one flock per container around each
+//! and libpod): records in SQLite, one flock per container around each
 //! lifecycle step, and the monitor process for everything that outlives a
 //! command.
 
@@ -655,9 +655,9 @@ impl ContainerEngine for LocalEngine {
             rec.state.status,
             ContainerStatus::Running | ContainerStatus::Paused
         ) {
-            return Err(ContainerError::Other(format!(
-                "you can only attach to running containers: container state improper"
-            )));
+            return Err(ContainerError::Other(
+                "you can only attach to running containers: container state improper".into(),
+            ));
         }
         let sock = self.layout().attach_socket(&rec.id);
         let conn = attach::connect(&sock)
@@ -764,7 +764,7 @@ impl ContainerEngine for LocalEngine {
             })
             .collect();
         // Newest first, as Podman lists.
-        out.sort_by(|a, b| b.created_ns.cmp(&a.created_ns));
+        out.sort_by_key(|c| std::cmp::Reverse(c.created_ns));
         if let Some(n) = opts.last {
             out.truncate(n);
         }

@@ -571,19 +571,14 @@ impl Monitor<'_> {
         let Some(listener) = &self.listener else {
             return;
         };
-        loop {
-            match listener.accept() {
-                Ok((stream, _)) => {
-                    let _ = stream.set_nonblocking(true);
-                    self.clients.push(Client {
-                        stream,
-                        inbuf: Vec::new(),
-                        outbuf: VecDeque::new(),
-                        closed: false,
-                    });
-                }
-                Err(_) => break,
-            }
+        while let Ok((stream, _)) = listener.accept() {
+            let _ = stream.set_nonblocking(true);
+            self.clients.push(Client {
+                stream,
+                inbuf: Vec::new(),
+                outbuf: VecDeque::new(),
+                closed: false,
+            });
         }
     }
 
@@ -1013,18 +1008,16 @@ fn close_stdin(io: &mut ContainerIo) {
 pub fn runtime_error(cfg: &ContainerConfig, msg: &str) -> ContainerError {
     let lower = msg.to_lowercase();
     let cmd = cfg.command.first().cloned().unwrap_or_default();
-    if lower.contains("no such file or directory")
+    let missing = lower.contains("no such file or directory")
         || lower.contains("not found")
-        || lower.contains("enoent")
-    {
-        if lower.contains("exec")
-            || lower.contains("executable")
-            || lower.contains(&cmd.to_lowercase())
-        {
-            return ContainerError::CommandNotFound(format!(
-                "{cmd}: executable file `{cmd}` not found in $PATH: No such file or directory"
-            ));
-        }
+        || lower.contains("enoent");
+    let about_command = lower.contains("exec")
+        || lower.contains("executable")
+        || lower.contains(&cmd.to_lowercase());
+    if missing && about_command {
+        return ContainerError::CommandNotFound(format!(
+            "{cmd}: executable file `{cmd}` not found in $PATH: No such file or directory"
+        ));
     }
     if lower.contains("permission denied") || lower.contains("eacces") {
         return ContainerError::CannotInvoke(format!("{cmd}: {msg}"));
