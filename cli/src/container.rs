@@ -717,9 +717,8 @@ fn forward_signals(
     let storage = storage.clone();
     let id = id.to_string();
     std::thread::spawn(move || {
-        let Ok(engine) = LocalEngine::open(storage) else {
-            return;
-        };
+        // Opened on the first signal to forward: most runs get none.
+        let mut engine: Option<LocalEngine> = None;
         while let Ok(Some(info)) = sfd.read_signal() {
             let signo = info.ssi_signo as i32;
             if signo == Signal::SIGWINCH as i32 {
@@ -727,7 +726,12 @@ fn forward_signals(
                     let _ = tx.send(sz);
                 }
             } else {
-                let _ = engine.container_kill(&id, &signo.to_string());
+                if engine.is_none() {
+                    engine = LocalEngine::open(storage.clone()).ok();
+                }
+                if let Some(engine) = &engine {
+                    let _ = engine.container_kill(&id, &signo.to_string());
+                }
             }
         }
     });

@@ -175,9 +175,12 @@ impl LocalEngine {
         if attach.is_some() {
             cmd.arg("--wait-start");
         }
-        if let Ok(level) = std::env::var("PODMAN_RS_MONITOR_LOG") {
-            cmd.env("PODMAN_RS_LOG", level);
+        // The caller's --log-level (exported by the CLI) reaches the
+        // monitor's log (monitor.log in the container's run directory).
+        if let Ok(level) = std::env::var("PODMAN_RS_LOG_LEVEL") {
+            cmd.arg("--log-level").arg(level);
         }
+        tracing::debug!("container {id}: starting the monitor");
         let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -210,6 +213,7 @@ impl LocalEngine {
                 });
             }
             let line = line.trim_end();
+            tracing::debug!("container {id}: monitor says {line:?}");
             if line == "created" {
                 conn = Some(attach::connect(&layout.attach_socket(id)).map_err(|e| {
                     ContainerError::Monitor {
@@ -557,6 +561,7 @@ impl ContainerEngine for LocalEngine {
                 cfg,
             )
         };
+        tracing::debug!("create: image resolved");
         let mut cfg = build_config(opts, &image_cfg)?;
         cfg.id = random_id()?;
         cfg.name = name;
@@ -587,6 +592,7 @@ impl ContainerEngine for LocalEngine {
             }
             other => store_err(other),
         })?;
+        tracing::debug!("create {}: recorded", cfg.id);
         if let Some(c) = &opts.cidfile {
             if let Err(e) = std::fs::write(c, &cfg.id) {
                 let _ = self.store().remove_container_record(&cfg.id);

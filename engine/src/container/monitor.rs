@@ -179,9 +179,10 @@ impl Sync {
             .try_clone_to_owned()
             .ok()
             .map(|fd| io::BufReader::new(File::from(fd)));
-        // 0, 1, 2 become /dev/null until the container's stdio replaces them.
+        // 0 and 1 become /dev/null until the container's stdio replaces
+        // them; 2 stays the monitor's log.
         if let Ok(null) = OpenOptions::new().read(true).write(true).open("/dev/null") {
-            for fd in 0..3 {
+            for fd in 0..2 {
                 let _ = nix::unistd::dup2(null.as_raw_fd(), fd);
             }
         }
@@ -322,7 +323,9 @@ impl Monitor<'_> {
             st.monitor_start = my_start;
             st.error.clear();
         });
+        tracing::debug!("monitor {id}: preparing");
         let rootfs = rootfs::mount(self.layout, self.store, &self.driver, &self.cfg)?;
+        tracing::debug!("monitor {id}: rootfs mounted");
         self.update(|st| st.mounted = true);
         self.netns = match &self.cfg.network {
             NetworkMode::Private | NetworkMode::None => {
@@ -361,6 +364,7 @@ impl Monitor<'_> {
                 .then(|| std::env::current_exe().ok())
                 .flatten(),
         };
+        tracing::debug!("monitor {id}: network namespace ready");
         let host = super::spec::HostInfo::detect();
         super::files::write_container_files(&self.cfg, &paths, &host)
             .map_err(|e| ContainerError::Other(format!("container {id}: {e}")))?;
@@ -376,6 +380,7 @@ impl Monitor<'_> {
             .map_err(|e| ContainerError::Other(format!("container {id}: spec: {e}")))?;
         fs::write(&config, json).map_err(ContainerError::io(&id, "writing", &config))?;
 
+        tracing::debug!("monitor {id}: bundle written");
         if self.cfg.log.driver != "none" && self.cfg.log.driver != "passthrough" {
             self.log = Some(
                 LogWriter::open(&self.cfg.log, &self.layout.log_path(&id))
@@ -393,6 +398,7 @@ impl Monitor<'_> {
             None => io,
         };
         self.runtime = Some(runtime);
+        tracing::debug!("monitor {id}: runtime created the container");
         if wait_start {
             sync.send("created\n");
             // Accept the caller's attach connection before starting.
@@ -418,6 +424,7 @@ impl Monitor<'_> {
             st.exit_code = None;
             st.oom_killed = false;
         });
+        tracing::debug!("monitor {id}: started, pid {pid}");
         sync.started(pid);
         Ok(io)
     }
@@ -464,7 +471,7 @@ impl Monitor<'_> {
             let listener =
                 UnixListener::bind(&path).map_err(ContainerError::io(&id, "binding", &path))?;
             opts.console_socket = Some(path);
-            for fd in 0..3 {
+            for fd in 0..2 {
                 nix::unistd::dup2(null.as_raw_fd(), fd).map_err(ioerr("dup2"))?;
             }
             runtime
@@ -490,13 +497,22 @@ impl Monitor<'_> {
             nix::unistd::dup2(null.as_raw_fd(), 0).map_err(ioerr("dup2"))?;
             None
         };
+        let log = io::stderr().as_fd().try_clone_to_owned().ok();
         nix::unistd::dup2(out_w.as_raw_fd(), 1).map_err(ioerr("dup2"))?;
         nix::unistd::dup2(err_w.as_raw_fd(), 2).map_err(ioerr("dup2"))?;
         let created = runtime.create(&id, &opts);
-        // Our own 0-2 go back to /dev/null: only the container holds the
-        // write ends now, so its exit gives us EOF.
-        for fd in 0..3 {
+        // Our own 0 and 1 go back to /dev/null and 2 to our log: only the
+        // container holds the write ends now, so its exit gives us EOF.
+        for fd in 0..2 {
             let _ = nix::unistd::dup2(null.as_raw_fd(), fd);
+        }
+        match &log {
+            Some(l) => {
+                let _ = nix::unistd::dup2(l.as_raw_fd(), 2);
+            }
+            None => {
+                let _ = nix::unistd::dup2(null.as_raw_fd(), 2);
+            }
         }
         drop(out_w);
         drop(err_w);
@@ -832,6 +848,7 @@ impl Monitor<'_> {
     /// Records the exit, cleans up; returns whether to restart.
     fn finish(&mut self, mut outcome: Outcome) -> bool {
         let id = self.cfg.id.clone();
+        tracing::debug!("monitor {id}: exited with {}", outcome.exit_code);
         if outcome.exit_code == 137 {
             outcome.oom_killed = self.oom_killed();
         }
@@ -876,6 +893,7 @@ impl Monitor<'_> {
             let _ = self.store.remove_container_record(&id);
             let _ = fs::remove_file(self.layout.lock_path(&id));
         }
+        tracing::debug!("monitor {id}: cleaned up");
         self.broadcast(attach::EXIT, &outcome.exit_code.to_be_bytes());
         // Give clients the exit frame before the socket goes.
         let deadline = Instant::now() + Duration::from_secs(2);
