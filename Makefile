@@ -1,6 +1,7 @@
 # podman-rs — build, demo and test on Debian 12 (as root).
 #
-#   make demo   install what is missing, build, run a busybox container that prints a greeting
+#   make demo   install what is missing, build, push a busybox image to a loopback registry,
+#               pull it and run a container from it that prints a greeting (scripts/demo.sh)
 #   make test   install what is missing, build, run every test (unit + end-to-end)
 #   make bench  runtime benchmark side by side with crun and runc (bench/runtime.sh)
 #   make bench-pull  image pull benchmark vs podman pull and skopeo copy (bench/pull.sh)
@@ -29,10 +30,12 @@ RELEASE_BIN := $(CARGO_TARGET_DIR)/$(RELEASE_TARGET)/release/podman-rs
 #  procps                       ps(1) for `runtime ps`
 #  passwd util-linux            useradd and runuser for the rootless tests
 #  docker-registry skopeo openssl  a registry on loopback, pushing test images to it, its TLS CA
+#  curl python3                 the demo and bench scripts (registry readiness, a free port)
 #  podman crun runc             the oracle engine (it runs containers through podman-rs in a
 #                               test) and the runtimes podman-rs is compared with
 DEB_PKGS := libseccomp-dev pkg-config busybox-static file uidmap golang-github-containers-common \
-            procps passwd util-linux jq podman crun runc docker-registry skopeo openssl
+            procps passwd util-linux jq podman crun runc docker-registry skopeo openssl \
+            curl python3
 
 .PHONY: all deps host-setup build release demo test unit e2e lint fmt bench bench-pull
 
@@ -73,16 +76,8 @@ release: deps
 	$(CARGO) build --release -p podman-rs-cli --target $(RELEASE_TARGET)
 	@echo "built $(RELEASE_BIN)"
 
-demo: build
-	@demo=$$(mktemp -d /tmp/podman-rs-demo.XXXXXX); trap 'rm -rf "$$demo"' EXIT; \
-	mkdir -p "$$demo/bundle/rootfs/bin"; \
-	cp /bin/busybox "$$demo/bundle/rootfs/bin/busybox"; \
-	for a in $$(/bin/busybox --list); do [ "$$a" = busybox ] || ln -s busybox "$$demo/bundle/rootfs/bin/$$a"; done; \
-	mkdir -p "$$demo/bundle/rootfs/"{proc,sys,dev,tmp,etc}; \
-	$(BIN) runtime spec --bundle "$$demo/bundle"; \
-	jq '.process.terminal = false | .hostname = "podman-rs-demo" | .process.args = ["sh", "-c", "echo \"Hello from podman-rs: pid $$$$ in container $$(hostname), running $$(uname -sr)\""]' \
-	  "$$demo/bundle/config.json" > "$$demo/config.json" && mv "$$demo/config.json" "$$demo/bundle/config.json"; \
-	$(BIN) runtime --root "$$demo/state" run --bundle "$$demo/bundle" demo-$$$$
+demo: build host-setup
+	PODMAN_RS_BIN=$(BIN) bash scripts/demo.sh
 
 test: build host-setup lint
 	$(CARGO) test --workspace --no-fail-fast -- --test-threads=2
