@@ -5,6 +5,7 @@
 mod container;
 mod format;
 mod image;
+mod init;
 mod logging;
 mod runtime;
 mod system;
@@ -116,6 +117,10 @@ fn main() -> ExitCode {
         .and_then(|a| std::path::Path::new(a).file_name())
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    // Bind-mounted as a container's /run/podman-init (`--init`): be its pid 1.
+    if invoked_as == "podman-init" {
+        return init::main(args.split_off(1));
+    }
     if invoked_as.ends_with("-runtime") {
         args.insert(1, "runtime".into());
     }

@@ -93,6 +93,52 @@ pub fn process_alive(pid: i32, start: u64) -> bool {
     pid > 0 && process_start_time(pid).is_some_and(|s| start == 0 || s == start)
 }
 
+/// The `--init` binary: catatonit where installed (what Podman uses),
+/// else our own binary (it acts as init when called `podman-init`) if it
+/// is statically linked — a dynamic one could not run in most images.
+fn own_binary() -> Option<PathBuf> {
+    for p in ["/usr/libexec/podman/catatonit", "/usr/bin/catatonit"] {
+        let p = Path::new(p);
+        if p.is_file() {
+            return Some(p.to_path_buf());
+        }
+    }
+    let arg0 = std::env::args_os().next()?;
+    let ours = fs::canonicalize(arg0).ok()?;
+    is_static_elf(&ours).then_some(ours)
+}
+
+/// Whether an ELF file has no program interpreter (PT_INTERP).
+fn is_static_elf(path: &Path) -> bool {
+    let Ok(data) = fs::read(path) else {
+        return false;
+    };
+    let u16_at = |o: usize| data.get(o..o + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
+    let u32_at = |o: usize| {
+        data.get(o..o + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let u64_at = |o: usize| {
+        data.get(o..o + 8).map(|b| {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(b);
+            u64::from_le_bytes(a)
+        })
+    };
+    // 64-bit little-endian ELF only (the hosts we build for).
+    if data.get(0..6) != Some(&[0x7f, b'E', b'L', b'F', 2, 1][..]) {
+        return false;
+    }
+    let (Some(phoff), Some(phentsize), Some(phnum)) = (u64_at(0x20), u16_at(0x36), u16_at(0x38))
+    else {
+        return false;
+    };
+    (0..phnum as usize).all(|i| {
+        let off = phoff as usize + i * phentsize as usize;
+        u32_at(off) != Some(3) // PT_INTERP
+    })
+}
+
 /// The monitor's `main`: returns the monitor process's exit code.
 pub fn run(store: &Store, layout: &Layout, opts: &MonitorOptions) -> i32 {
     // Leave the caller's session and process group: a Ctrl-C or hangup of
@@ -218,7 +264,8 @@ impl Sync {
     }
 }
 
-fn block_signals() -> nix::Result<SignalFd> {
+/// The signals the monitor handles through its signalfd.
+fn monitor_signals() -> SigSet {
     let mut set = SigSet::empty();
     for s in [
         Signal::SIGCHLD,
@@ -229,6 +276,14 @@ fn block_signals() -> nix::Result<SignalFd> {
     ] {
         set.add(s);
     }
+    set
+}
+
+/// Blocks [`monitor_signals`] and returns a signalfd reading them. (The
+/// container's init cannot exit before `start`, so a SIGCHLD is never
+/// lost while they are unblocked around the runtime's create.)
+fn block_signals() -> nix::Result<SignalFd> {
+    let set = monitor_signals();
     set.thread_block()?;
     SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
 }
@@ -358,11 +413,10 @@ impl Monitor<'_> {
             bundle: self.layout.bundle(&id),
             userdata: self.layout.userdata(&id),
             netns: self.netns.clone(),
-            init_binary: self
-                .cfg
-                .init
-                .then(|| std::env::current_exe().ok())
-                .flatten(),
+            // Our own binary, by the path we were started from (the
+            // running image may be a detached read-only view of it, see
+            // runtime::exe_guard); the spec binds it read-only.
+            init_binary: self.cfg.init.then(own_binary).flatten(),
         };
         tracing::debug!("monitor {id}: network namespace ready");
         let host = super::spec::HostInfo::detect();
@@ -392,7 +446,12 @@ impl Monitor<'_> {
         let runtime = runtime_for(self.layout, &self.cfg);
         // A leftover runtime container of a crashed monitor is in the way.
         let _ = runtime.delete(&id, true);
-        let (io, console) = self.create_with_stdio(runtime.as_ref(), &paths.bundle)?;
+        // The container's processes are forked during create and inherit
+        // our signal mask: they must not start with SIGTERM & co blocked.
+        let _ = monitor_signals().thread_unblock();
+        let created = self.create_with_stdio(runtime.as_ref(), &paths.bundle);
+        let _ = monitor_signals().thread_block();
+        let (io, console) = created?;
         let io = match console {
             Some(listener) => self.receive_pty(listener)?,
             None => io,
