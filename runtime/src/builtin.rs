@@ -303,7 +303,10 @@ impl Builtin {
             }
         }
         tracing::debug!("create {id}: handing over to libcontainer");
-        let built = self.build_with(id, opts, detach, &read_from);
+        let built = {
+            let _dfl = crate::signals::default_dispositions();
+            self.build_with(id, opts, detach, &read_from)
+        };
         if read_from != bundle {
             let _ = fs::remove_dir_all(&read_from);
         }
@@ -600,7 +603,10 @@ impl Runtime for Builtin {
             .as_tenant()
             .with_detach(opts.detach)
             .with_process(generated.as_ref().or(opts.process.as_ref()));
-        let built = tenant.build();
+        let built = {
+            let _dfl = crate::signals::default_dispositions();
+            tenant.build()
+        };
         if let Some(path) = &generated {
             let _ = fs::remove_file(path);
         }

@@ -61,3 +61,43 @@ impl Drop for Forwarding {
         TARGET.store(0, Ordering::Relaxed);
     }
 }
+
+/// Ignored signal dispositions survive fork and exec: a process started
+/// while the caller ignores SIGPIPE (as every Rust program does) would
+/// ignore it too. This guard sets every ignored standard signal back to
+/// its default while the container's (or exec'd) process is forked, and
+/// restores the caller's dispositions when dropped.
+pub(crate) struct DefaultDispositions {
+    old: Vec<(Signal, SigAction)>,
+}
+
+pub(crate) fn default_dispositions() -> DefaultDispositions {
+    let dfl = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    let mut old = Vec::new();
+    for sig in Signal::iterator() {
+        if matches!(sig, Signal::SIGKILL | Signal::SIGSTOP) {
+            continue;
+        }
+        // SAFETY: installs the default disposition (no handler code runs);
+        // the previous one is kept to be restored.
+        let Ok(prev) = (unsafe { sigaction(sig, &dfl) }) else {
+            continue;
+        };
+        if matches!(prev.handler(), SigHandler::SigIgn) {
+            old.push((sig, prev));
+        } else {
+            // SAFETY: puts back what was there (not ignored: inherited as default anyway).
+            let _ = unsafe { sigaction(sig, &prev) };
+        }
+    }
+    DefaultDispositions { old }
+}
+
+impl Drop for DefaultDispositions {
+    fn drop(&mut self) {
+        for (sig, prev) in self.old.drain(..) {
+            // SAFETY: restores the caller's own (ignore) disposition.
+            let _ = unsafe { sigaction(sig, &prev) };
+        }
+    }
+}

@@ -284,7 +284,8 @@ fn monitor_signals() -> SigSet {
 /// lost while they are unblocked around the runtime's create.)
 fn block_signals() -> nix::Result<SignalFd> {
     let set = monitor_signals();
-    set.thread_block()?;
+    // Exactly these: whatever the spawning command had blocked is not ours.
+    set.thread_set_mask()?;
     SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
 }
 
@@ -448,9 +449,9 @@ impl Monitor<'_> {
         let _ = runtime.delete(&id, true);
         // The container's processes are forked during create and inherit
         // our signal mask: they must not start with SIGTERM & co blocked.
-        let _ = monitor_signals().thread_unblock();
+        let _ = SigSet::empty().thread_set_mask();
         let created = self.create_with_stdio(runtime.as_ref(), &paths.bundle);
-        let _ = monitor_signals().thread_block();
+        let _ = monitor_signals().thread_set_mask();
         let (io, console) = created?;
         let io = match console {
             Some(listener) => self.receive_pty(listener)?,
