@@ -797,7 +797,8 @@ pub fn run(a: RunArgs, storage: &StorageOptions) -> ExitCode {
     }
     let want = |s: &str| a.attach.is_empty() || a.attach.iter().any(|x| x.eq_ignore_ascii_case(s));
     let stdin_attached = a.flags.interactive && want("stdin");
-    let _raw = (a.flags.tty && stdin_attached).then(RawTerminal::enter);
+    // Podman puts the terminal in raw mode for any -t session.
+    let _raw = a.flags.tty.then(RawTerminal::enter);
     let resize = forward_signals(storage, &id, a.sig_proxy && !a.flags.tty, a.flags.tty);
     let streams = AttachStreams {
         stdin: stdin_attached.then(|| Box::new(std::io::stdin()) as Box<dyn std::io::Read + Send>),
@@ -1443,8 +1444,9 @@ pub fn exec(a: ExecArgs, storage: &StorageOptions) -> ExitCode {
         privileged: a.privileged,
         detach_keys: a.detach_keys.clone(),
         preserve_fds: 0,
+        tty_size: if a.tty { terminal_size() } else { None },
     };
-    let _raw = (a.tty && a.interactive).then(RawTerminal::enter);
+    let _raw = a.tty.then(RawTerminal::enter);
     match engine.container_exec(&a.name, &opts) {
         Ok(ExecEnd::Exited(code)) => {
             drop(_raw);

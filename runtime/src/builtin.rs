@@ -601,7 +601,10 @@ impl Runtime for Builtin {
                 opts.preserve_fds,
             )?
             .as_tenant()
-            .with_detach(opts.detach)
+            // libcontainer takes a console socket only when detaching; the
+            // process is our child either way, so a foreground exec with a
+            // terminal is a "detached" one we wait for.
+            .with_detach(opts.detach || (opts.tty && opts.console_socket.is_some()))
             .with_process(generated.as_ref().or(opts.process.as_ref()));
         let built = {
             let _dfl = crate::signals::default_dispositions();

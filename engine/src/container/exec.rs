@@ -71,7 +71,7 @@ pub fn exec(engine: &LocalEngine, name: &str, opts: &ExecOptions) -> ContainerRe
         }
         None => None,
     };
-    let rt_opts = RtExec {
+    let mut rt_opts = RtExec {
         args: opts.command.clone(),
         env,
         cwd: opts.workdir.as_ref().map(Into::into),
@@ -83,9 +83,105 @@ pub fn exec(engine: &LocalEngine, name: &str, opts: &ExecOptions) -> ContainerRe
     let rt = runtime_for(&layout, &cfg);
     let mut exec_cfg = cfg.clone();
     exec_cfg.command = opts.command.clone();
-    match rt.exec(&rec.id, &rt_opts) {
+    // A terminal: the runtime sends the pty master over a console socket;
+    // a thread relays it to our stdio while the process runs.
+    let relay = if opts.tty {
+        let dir = layout.run_dir(&rec.id);
+        std::fs::create_dir_all(&dir).map_err(ContainerError::io(&rec.id, "creating", &dir))?;
+        let sock = dir.join(format!("exec-{}.sock", std::process::id()));
+        let _ = std::fs::remove_file(&sock);
+        let listener = std::os::unix::net::UnixListener::bind(&sock)
+            .map_err(ContainerError::io(&rec.id, "binding", &sock))?;
+        rt_opts.console_socket = Some(sock.clone());
+        let interactive = opts.interactive;
+        let size = opts.tty_size;
+        Some((
+            sock,
+            std::thread::spawn(move || relay_pty(listener, interactive, size)),
+        ))
+    } else {
+        None
+    };
+    let result = rt.exec(&rec.id, &rt_opts);
+    if let Some((sock, handle)) = relay {
+        let _ = std::fs::remove_file(&sock);
+        if result.is_ok() && !opts.detach {
+            let _ = handle.join();
+        }
+    }
+    match result {
         Ok(Some(code)) => Ok(ExecEnd::Exited(code)),
         Ok(None) => Ok(ExecEnd::Detached(super::create::random_id()?)),
         Err(e) => Err(runtime_error(&exec_cfg, &e.to_string())),
+    }
+}
+
+/// Receives the exec's pty master and copies it to stdout (and stdin to
+/// it with `-i`) until the process closes it.
+fn relay_pty(
+    listener: std::os::unix::net::UnixListener,
+    interactive: bool,
+    size: Option<(u16, u16)>,
+) {
+    use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
+    use std::io::{Read, Write};
+    let Ok((stream, _)) = listener.accept() else {
+        return;
+    };
+    let mut buf = [0u8; 4096];
+    let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    if rustix::net::recvmsg(
+        &stream,
+        &mut [std::io::IoSliceMut::new(&mut buf)],
+        &mut control,
+        RecvFlags::CMSG_CLOEXEC,
+    )
+    .is_err()
+    {
+        return;
+    }
+    let mut master = None;
+    for msg in control.drain() {
+        if let RecvAncillaryMessage::ScmRights(fds) = msg {
+            for fd in fds {
+                master.get_or_insert(fd);
+            }
+        }
+    }
+    let Some(master) = master else {
+        return;
+    };
+    if let Some((rows, cols)) = size {
+        let ws = rustix::termios::Winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        let _ = rustix::termios::tcsetwinsize(&master, ws);
+    }
+    let mut out = std::fs::File::from(master);
+    if interactive {
+        if let Ok(mut input) = out.try_clone() {
+            std::thread::spawn(move || {
+                let mut stdin = std::io::stdin();
+                let mut b = [0u8; 4096];
+                while let Ok(n) = stdin.read(&mut b) {
+                    if n == 0 || input.write_all(&b[..n]).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    }
+    let mut stdout = std::io::stdout();
+    let mut b = [0u8; 8192];
+    // EIO once the process side is closed.
+    while let Ok(n) = out.read(&mut b) {
+        if n == 0 || stdout.write_all(&b[..n]).is_err() {
+            break;
+        }
+        let _ = stdout.flush();
     }
 }

@@ -222,6 +222,8 @@ pub struct ExecOptions {
     pub privileged: bool,
     pub detach_keys: Option<String>,
     pub preserve_fds: u32,
+    /// With `tty`: the terminal size (rows, cols) to give the pty.
+    pub tty_size: Option<(u16, u16)>,
 }
 
 /// `logs` options.
