@@ -724,19 +724,23 @@ fn prune_all_keeps_images_containers_use() {
     assert!(used.digest_names.is_empty(), "{:?}", used.digests);
     assert!(engine
         .containers_using(&used.id)
-        .expect("no table")
+        .expect("no containers")
         .is_empty());
 
-    let db = rusqlite::Connection::open(root.join("db.sqlite")).expect("db");
-    db.execute_batch(&format!(
-        "CREATE TABLE containers (id TEXT PRIMARY KEY, image_id TEXT);
-         INSERT INTO containers (id, image_id) VALUES ('ctr1', '{}');",
-        used.id
-    ))
-    .expect("containers table");
+    let ctr = "c1".repeat(32);
+    store
+        .add_container(&podman_rs_engine::store::ContainerRecord {
+            id: ctr.clone(),
+            name: "ctr1".into(),
+            image_id: Some(used.id.clone()),
+            config: "{}".into(),
+            created: 1,
+            state: Default::default(),
+        })
+        .expect("container record");
     assert_eq!(
-        engine.containers_using(&used.id).expect("table"),
-        vec!["ctr1"]
+        engine.containers_using(&used.id).expect("containers"),
+        vec![ctr.clone()]
     );
 
     let list = |filters: &[&str]| -> Vec<(String, u64)> {
@@ -798,7 +802,7 @@ fn prune_all_keeps_images_containers_use() {
         assert!(!store.layers().has_layer(l), "{l}");
     }
     // Once the container is gone, prune -a takes it too.
-    db.execute("DELETE FROM containers", []).expect("delete");
+    store.remove_container_record(&ctr).expect("delete");
     let removed = engine
         .prune(&PruneOptions {
             all: true,

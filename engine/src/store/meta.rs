@@ -64,16 +64,6 @@ impl Store {
     pub fn containers_using(&self, image_id: &str) -> StoreResult<Vec<String>> {
         let conn = self.conn();
         let err = |what: &'static str| self.db_err(what);
-        let exists: bool = conn
-            .query_row(
-                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'containers')",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(err("looking for the containers table"))?;
-        if !exists {
-            return Ok(Vec::new());
-        }
         let mut stmt = conn
             .prepare_cached("SELECT id FROM containers WHERE image_id = ?1 ORDER BY id")
             .map_err(err("listing the containers of an image"))?;
@@ -82,13 +72,6 @@ impl Store {
             .map_err(err("listing the containers of an image"))?;
         rows.collect::<Result<Vec<String>, _>>()
             .map_err(err("listing the containers of an image"))
-    }
-
-    /// Runs `sql` on the store's database (tests that stand in for tables
-    /// other issues own, such as `containers`).
-    #[cfg(test)]
-    pub(crate) fn execute_batch_for_test(&self, sql: &str) -> rusqlite::Result<()> {
-        self.conn().execute_batch(sql)
     }
 }
 
@@ -115,18 +98,27 @@ mod tests {
     }
 
     #[test]
-    fn containers_using_reads_the_containers_table_when_it_exists() {
+    fn containers_using_lists_the_containers_of_an_image() {
         let tmp = tempfile::tempdir().unwrap();
         let store = Store::open(tmp.path()).unwrap();
         let id = "ab".repeat(32);
         assert!(store.containers_using(&id).unwrap().is_empty());
-        store
-            .execute_batch_for_test(&format!(
-                "CREATE TABLE containers (id TEXT PRIMARY KEY, image_id TEXT);
-                 INSERT INTO containers VALUES ('c2', '{id}'), ('c1', '{id}'), ('c3', 'other');"
-            ))
-            .unwrap();
-        assert_eq!(store.containers_using(&id).unwrap(), vec!["c1", "c2"]);
+        for (cid, image) in [("c2", &id), ("c1", &id), ("c3", &"ef".repeat(32))] {
+            store
+                .add_container(&crate::store::ContainerRecord {
+                    id: cid.repeat(32),
+                    name: cid.to_string(),
+                    image_id: Some(image.clone()),
+                    config: "{}".into(),
+                    created: 1,
+                    state: Default::default(),
+                })
+                .unwrap();
+        }
+        assert_eq!(
+            store.containers_using(&id).unwrap(),
+            vec!["c1".repeat(32), "c2".repeat(32)]
+        );
         assert!(store.containers_using(&"cd".repeat(32)).unwrap().is_empty());
     }
 }
