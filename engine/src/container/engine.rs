@@ -56,8 +56,6 @@ pub trait ContainerEngine {
     fn container_exists(&self, name: &str) -> ContainerResult<bool>;
     /// Removes every stopped container; returns their ids.
     fn container_prune(&self) -> ContainerResult<Vec<String>>;
-    /// Prepares a container (mount, bundle, runtime create) without starting it.
-    fn container_init(&self, name: &str) -> ContainerResult<String>;
     /// Releases what an exited container holds (mounts, netns, runtime state).
     fn container_cleanup(&self, name: &str) -> ContainerResult<String>;
     /// Resolves a name to a full id.

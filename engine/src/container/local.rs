@@ -948,14 +948,6 @@ impl ContainerEngine for LocalEngine {
         Ok(removed)
     }
 
-    fn container_init(&self, name: &str) -> ContainerResult<String> {
-        let rec = self.record(name)?;
-        Err(ContainerError::Other(format!(
-            "container {}: init without start is not supported yet (start does init+start)",
-            rec.id
-        )))
-    }
-
     fn container_cleanup(&self, name: &str) -> ContainerResult<String> {
         let rec = self.record(name)?;
         let lock = self.layout().lock(&rec.id)?;
