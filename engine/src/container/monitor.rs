@@ -469,14 +469,22 @@ impl Monitor<'_> {
         let Some(runtime) = runtime else {
             return Err(ContainerError::Other("no runtime".into()));
         };
-        runtime
-            .start(&id)
-            .map_err(|e| runtime_error(&self.cfg, &e.to_string()))?;
+        // The pid is read while the init waits for start: once started, a
+        // quick command may be gone before the runtime is asked, and its
+        // exit would then never be matched (the monitor hung, "Up").
         let pid = runtime
             .state(&id)
             .map(|s| s.pid)
             .map_err(|e| ContainerError::Runtime(e.to_string()))?;
+        if pid <= 0 {
+            return Err(ContainerError::Runtime(format!(
+                "container {id}: the runtime reports no process after create"
+            )));
+        }
         self.pid = pid;
+        runtime
+            .start(&id)
+            .map_err(|e| runtime_error(&self.cfg, &e.to_string()))?;
         self.update(|st| {
             st.status = ContainerStatus::Running;
             st.pid = pid;
