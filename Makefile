@@ -2,7 +2,9 @@
 #
 #   make demo   install what is missing, build, run a busybox container that prints a greeting
 #   make test   install what is missing, build, run every test (unit + end-to-end)
-#   make bench  runtime benchmark side by side with crun and runc (bench/runtime.sh)
+#   make bench  runtime benchmark side by side with crun and runc (bench/runtime.sh), then
+#               the container benchmark side by side with podman (bench/containers.sh)
+#   make bench-containers  issue 4's numbers vs podman and crun (bench/containers.sh)
 #   make bench-pull  image pull benchmark vs podman pull and skopeo copy (bench/pull.sh)
 #
 # Builds share a target directory outside the checkout, so a fresh clone (CI) reuses
@@ -34,7 +36,7 @@ RELEASE_BIN := $(CARGO_TARGET_DIR)/$(RELEASE_TARGET)/release/podman-rs
 DEB_PKGS := libseccomp-dev pkg-config busybox-static file uidmap golang-github-containers-common \
             procps passwd util-linux jq podman crun runc docker-registry skopeo openssl
 
-.PHONY: all deps host-setup build release demo test unit e2e lint fmt bench bench-pull
+.PHONY: all deps host-setup build release demo test unit e2e lint fmt bench bench-pull bench-containers
 
 all: build
 
@@ -102,6 +104,10 @@ fmt:
 
 bench: release host-setup
 	PODMAN_RS_BIN=$(RELEASE_BIN) bash bench/runtime.sh
+	PODMAN_RS_BIN=$(RELEASE_BIN) bash bench/containers.sh
+
+bench-containers: release host-setup
+	PODMAN_RS_BIN=$(RELEASE_BIN) bash bench/containers.sh
 
 bench-pull: release
 	PODMAN_RS_BIN=$(RELEASE_BIN) bash bench/pull.sh
