@@ -3,7 +3,9 @@
 #   make demo   install what is missing, build, push a busybox image to a loopback registry,
 #               pull it and run a container from it that prints a greeting (scripts/demo.sh)
 #   make test   install what is missing, build, run every test (unit + end-to-end)
-#   make bench  runtime benchmark side by side with crun and runc (bench/runtime.sh)
+#   make bench  runtime benchmark side by side with crun and runc (bench/runtime.sh), then
+#               the container benchmark side by side with podman (bench/containers.sh)
+#   make bench-containers  issue 4's numbers vs podman and crun (bench/containers.sh)
 #   make bench-pull  image pull benchmark vs podman pull and skopeo copy (bench/pull.sh)
 #
 # Builds share a target directory outside the checkout, so a fresh clone (CI) reuses
@@ -37,7 +39,7 @@ DEB_PKGS := libseccomp-dev pkg-config busybox-static file uidmap golang-github-c
             procps passwd util-linux jq podman crun runc docker-registry skopeo openssl \
             curl python3
 
-.PHONY: all deps host-setup build release demo test unit e2e lint fmt bench bench-pull
+.PHONY: all deps host-setup build release demo test unit e2e lint fmt bench bench-pull bench-containers
 
 all: build
 
@@ -97,6 +99,10 @@ fmt:
 
 bench: release host-setup
 	PODMAN_RS_BIN=$(RELEASE_BIN) bash bench/runtime.sh
+	PODMAN_RS_BIN=$(RELEASE_BIN) bash bench/containers.sh
+
+bench-containers: release host-setup
+	PODMAN_RS_BIN=$(RELEASE_BIN) bash bench/containers.sh
 
 bench-pull: release
 	PODMAN_RS_BIN=$(RELEASE_BIN) bash bench/pull.sh

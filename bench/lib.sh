@@ -1,4 +1,4 @@
-# Shared helpers for bench/runtime.sh and bench/validation.sh (sourced, not run).
+# Shared helpers for the scripts in bench/ (sourced, not run).
 # shellcheck shell=bash
 
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -69,4 +69,47 @@ ensure_cgroup_v1_hybrid_clean() {
 # when set (a binary built elsewhere), else this checkout's `git describe`.
 podman_rs_source() {
     echo "${PODMAN_RS_SOURCE:-$(git -C "$REPO_DIR" describe --always --dirty 2>/dev/null || echo unknown)}"
+}
+
+# busybox_rootfs DIR : a root filesystem with Debian's static /bin/busybox and
+# a symlink for each of its applets (busybox-static must be installed).
+busybox_rootfs() {
+    local dir="$1" applet
+    file -L /bin/busybox 2>/dev/null | grep -q 'statically linked' ||
+        die "/bin/busybox is not a static binary (install busybox-static)"
+    mkdir -p "$dir"/{bin,proc,sys,dev,tmp,etc,root}
+    cp /bin/busybox "$dir/bin/busybox"
+    for applet in $(/bin/busybox --list); do
+        [ "$applet" = busybox ] || ln -sf busybox "$dir/bin/$applet"
+    done
+}
+
+# start_registry DIR : Debian's docker-registry on a free 127.0.0.1 port,
+# storing under DIR. Sets REG_PID (kill it in the caller's cleanup) and
+# REG_ADDR (127.0.0.1:PORT).
+start_registry() {
+    local dir="$1" port
+    mkdir -p "$dir"
+    port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+    cat >"$dir/registry.yml" <<YAML
+version: 0.1
+storage:
+  filesystem:
+    rootdirectory: $dir/data
+http:
+  addr: 127.0.0.1:$port
+YAML
+    docker-registry serve "$dir/registry.yml" >"$dir/registry.log" 2>&1 &
+    REG_PID=$!
+    REG_ADDR="127.0.0.1:$port"
+    for _ in $(seq 1 100); do
+        curl -fsS "http://$REG_ADDR/v2/" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    die "registry did not start: $(cat "$dir/registry.log")"
+}
+
+# median : the median of the numbers on stdin, one a line.
+median() {
+    sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) exit 1; print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
