@@ -1076,6 +1076,37 @@ fn ps_value(c: &podman_rs_engine::container::ListContainer, no_trunc: bool) -> V
     v
 }
 
+/// `ps`'s default table (the cells its default template gives).
+fn default_ps_table(values: &[Value], size: bool) -> String {
+    let mut fields = vec![
+        "ID",
+        "Image",
+        "Command",
+        "CreatedHuman",
+        "Status",
+        "Ports",
+        "Names",
+    ];
+    if size {
+        fields.push("Size");
+    }
+    let mut rows: Vec<Vec<String>> = vec![fields.iter().map(|f| ps_header(f)).collect()];
+    for v in values {
+        rows.push(
+            fields
+                .iter()
+                .map(|f| {
+                    v.get(*f)
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string()
+                })
+                .collect(),
+        );
+    }
+    crate::format::table(&rows)
+}
+
 fn ps_header(field: &str) -> String {
     match field {
         "ID" | "Id" => "CONTAINER ID".into(),
@@ -1203,7 +1234,14 @@ pub fn ps(a: PsArgs, storage: &StorageOptions) -> ExitCode {
         };
         let format = a.format.clone().unwrap_or_else(|| default.into());
         let values: Vec<Value> = list.iter().map(|c| ps_value(c, a.no_trunc)).collect();
-        match render_list(&format, &values, &ps_header) {
+        let rendered = if a.format.is_none() {
+            // The default table without the template engine: same cells,
+            // ~10x cheaper with a thousand containers.
+            Ok(default_ps_table(&values, a.size))
+        } else {
+            render_list(&format, &values, &ps_header)
+        };
+        match rendered {
             Ok(s) if a.noheading && format.starts_with("table") => s
                 .split_once('\n')
                 .map(|(_, rest)| rest.to_string())
@@ -1212,7 +1250,7 @@ pub fn ps(a: PsArgs, storage: &StorageOptions) -> ExitCode {
             Err(e) => return crate::image::fail(e),
         }
     };
-    print!("{out}");
+    crate::format::emit(&out);
     ExitCode::SUCCESS
 }
 
@@ -1274,7 +1312,7 @@ pub fn inspect(a: InspectArgs, storage: &StorageOptions) -> ExitCode {
     match out {
         Ok(s) => {
             if !(values.is_empty() && a.format.is_some()) {
-                print!("{s}");
+                crate::format::emit(&s);
             }
         }
         Err(e) => return crate::image::fail(e),

@@ -57,34 +57,51 @@ pub fn to_gtmpl(v: &Value) -> gtmpl::Value {
 }
 
 /// Renders a Go template on `data`; adds the newline Podman adds.
-pub fn render(template: &str, data: &Value) -> Result<String> {
-    let mut t = gtmpl::Template::default();
-    t.add_func("json", json_func);
-    t.add_func("upper", |a| str_func(a, |s| s.to_uppercase()));
-    t.add_func("lower", |a| str_func(a, |s| s.to_lowercase()));
-    t.add_func("title", |a| {
-        str_func(a, |s| {
-            s.split(' ')
-                .map(|w| {
-                    let mut c = w.chars();
-                    match c.next() {
-                        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
-                        None => String::new(),
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-    });
-    t.add_func("join", join_func);
-    t.parse(template)
-        .map_err(|e| anyhow!("template parsing error: {e}"))?;
-    let ctx = gtmpl::Context::from(to_gtmpl(data));
-    let mut s = t.render(&ctx).map_err(|e| anyhow!("template: {e}"))?;
-    if !s.ends_with('\n') {
-        s.push('\n');
+/// A parsed Go template with Podman's functions, to render many items.
+pub struct Compiled {
+    t: gtmpl::Template,
+}
+
+impl Compiled {
+    pub fn new(template: &str) -> Result<Compiled> {
+        let mut t = gtmpl::Template::default();
+        t.add_func("json", json_func);
+        t.add_func("upper", |a| str_func(a, |s| s.to_uppercase()));
+        t.add_func("lower", |a| str_func(a, |s| s.to_lowercase()));
+        t.add_func("title", |a| {
+            str_func(a, |s| {
+                s.split(' ')
+                    .map(|w| {
+                        let mut c = w.chars();
+                        match c.next() {
+                            Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+                            None => String::new(),
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+        });
+        t.add_func("join", join_func);
+        t.parse(template)
+            .map_err(|e| anyhow!("template parsing error: {e}"))?;
+        Ok(Compiled { t })
     }
-    Ok(s)
+
+    /// Renders `data`; adds the newline Podman adds.
+    pub fn render(&self, data: &Value) -> Result<String> {
+        let ctx = gtmpl::Context::from(to_gtmpl(data));
+        let mut s = self.t.render(&ctx).map_err(|e| anyhow!("template: {e}"))?;
+        if !s.ends_with('\n') {
+            s.push('\n');
+        }
+        Ok(s)
+    }
+}
+
+/// Renders a Go template on `data`; adds the newline Podman adds.
+pub fn render(template: &str, data: &Value) -> Result<String> {
+    Compiled::new(template)?.render(data)
 }
 
 /// `{{json .X}}`
@@ -163,9 +180,10 @@ pub fn render_list(
     };
     let body = body.replace("\\t", "\t").replace("\\n", "\n");
     if !is_table {
+        let t = Compiled::new(&body)?;
         let mut out = String::new();
         for it in items {
-            out.push_str(&render(&body, it)?);
+            out.push_str(&t.render(it)?);
         }
         return Ok(out);
     }
@@ -183,8 +201,9 @@ pub fn render_list(
         })
         .collect();
     rows.push(heads);
+    let t = Compiled::new(&body)?;
     for it in items {
-        let line = render(&body, it)?;
+        let line = t.render(it)?;
         rows.push(
             line.trim_end_matches('\n')
                 .split('\t')
@@ -193,4 +212,13 @@ pub fn render_list(
         );
     }
     Ok(table(&rows))
+}
+
+/// Writes command output to stdout; a closed pipe (`| head`) ends the
+/// output quietly instead of panicking, as Go programs do.
+pub fn emit(out: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(out.as_bytes());
+    let _ = stdout.flush();
 }

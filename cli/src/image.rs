@@ -547,7 +547,7 @@ pub fn list(a: ListArgs, storage: &StorageOptions) -> ExitCode {
     };
     match list_output(&a, &images) {
         Ok(s) => {
-            print!("{s}");
+            crate::format::emit(&s);
             let _ = std::io::stdout().flush();
             ExitCode::SUCCESS
         }
@@ -656,7 +656,7 @@ pub fn inspect(a: InspectArgs, storage: &StorageOptions) -> ExitCode {
             .collect::<Result<String>>(),
     };
     match out {
-        Ok(s) => print!("{s}"),
+        Ok(s) => crate::format::emit(&s),
         Err(e) => return fail(e),
     }
     if let Some((last, rest)) = errors.split_last() {
@@ -1013,7 +1013,7 @@ pub fn history(a: HistoryArgs, storage: &StorageOptions) -> ExitCode {
     };
     match history_output(&a, &layers) {
         Ok(s) => {
-            print!("{s}");
+            crate::format::emit(&s);
             let _ = std::io::stdout().flush();
             ExitCode::SUCCESS
         }
