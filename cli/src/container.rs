@@ -1034,7 +1034,8 @@ fn ps_value(c: &podman_rs_engine::container::ListContainer, no_trunc: bool) -> V
         o.insert("CreatedAt".into(), Value::String(c.created_at.clone()));
         o.insert("Ports".into(), Value::String(String::new()));
         o.insert("Status".into(), Value::String(c.status.clone()));
-        o.insert("State".into(), Value::String(c.state.clone()));
+        // Podman 4.3's psReporter.State() is the human status, as Status.
+        o.insert("State".into(), Value::String(c.status.clone()));
         o.insert(
             "Labels".into(),
             Value::String(

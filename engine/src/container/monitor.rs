@@ -145,7 +145,15 @@ pub fn run(store: &Store, layout: &Layout, opts: &MonitorOptions) -> i32 {
             Err(e) => {
                 let code = e.exit_code();
                 mon.record_failure(&e);
-                sync.error(code, &e.to_string());
+                // The spawning command rebuilds the error from the code,
+                // so it gets the detail without the variant's suffix.
+                let detail = match &e {
+                    ContainerError::CannotInvoke(m) | ContainerError::CommandNotFound(m) => {
+                        m.clone()
+                    }
+                    _ => e.to_string(),
+                };
+                sync.error(code, &detail);
                 return 1;
             }
         };
@@ -1018,6 +1026,11 @@ pub fn runtime_error(cfg: &ContainerConfig, msg: &str) -> ContainerError {
         return ContainerError::CommandNotFound(format!(
             "{cmd}: executable file `{cmd}` not found in $PATH: No such file or directory"
         ));
+    }
+    // libcontainer checks the command before exec: a file without the
+    // execute bit (or a directory) is Podman's "open executable" EACCES.
+    if lower.contains("does not have correct permissions") {
+        return ContainerError::CannotInvoke(format!("{cmd}: open executable: Permission denied"));
     }
     if lower.contains("permission denied") || lower.contains("eacces") {
         return ContainerError::CannotInvoke(format!("{cmd}: {msg}"));
