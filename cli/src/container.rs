@@ -1163,7 +1163,9 @@ pub fn ps(a: PsArgs, storage: &StorageOptions) -> ExitCode {
         }
     };
     match a.sort.as_str() {
-        "created" | "runningfor" => {}
+        // Podman 4.3 lists oldest first (the engine returns newest first).
+        "created" => list.sort_by_key(|c| c.created_ns),
+        "runningfor" => {}
         "id" => list.sort_by(|x, y| x.id.cmp(&y.id)),
         "names" => list.sort_by(|x, y| x.names.cmp(&y.names)),
         "image" => list.sort_by(|x, y| x.image.cmp(&y.image)),

@@ -382,7 +382,9 @@ impl Monitor<'_> {
         let config = paths.bundle.join("config.json");
         let json = serde_json::to_vec(&spec)
             .map_err(|e| ContainerError::Other(format!("container {id}: spec: {e}")))?;
-        fs::write(&config, json).map_err(ContainerError::io(&id, "writing", &config))?;
+        fs::write(&config, &json).map_err(ContainerError::io(&id, "writing", &config))?;
+        // Kept after the bundle goes, for inspect (Podman's bundle is userdata).
+        let _ = fs::write(self.layout.userdata(&id).join("config.json"), &json);
 
         if self.cfg.log.driver != "none" && self.cfg.log.driver != "passthrough" {
             self.log = Some(
@@ -411,13 +413,16 @@ impl Monitor<'_> {
         let Some(runtime) = runtime else {
             return Err(ContainerError::Other("no runtime".into()));
         };
-        runtime
-            .start(&id)
-            .map_err(|e| runtime_error(&self.cfg, &e.to_string()))?;
+        // The init's pid, read while the container is created: once it
+        // exits (it may before `start` returns) the state says pid 0, and
+        // its exit would never be matched to the container.
         let pid = runtime
             .state(&id)
             .map(|s| s.pid)
             .map_err(|e| ContainerError::Runtime(e.to_string()))?;
+        runtime
+            .start(&id)
+            .map_err(|e| runtime_error(&self.cfg, &e.to_string()))?;
         self.pid = pid;
         self.update(|st| {
             st.status = ContainerStatus::Running;
@@ -467,7 +472,7 @@ impl Monitor<'_> {
             .open("/dev/null")
             .map_err(ContainerError::io(&id, "opening", "/dev/null"))?;
         if self.cfg.tty {
-            let path = self.layout.run_dir(&id).join("console.sock");
+            let path = self.layout.console_socket(&id);
             let _ = fs::remove_file(&path);
             let listener =
                 UnixListener::bind(&path).map_err(ContainerError::io(&id, "binding", &path))?;
@@ -475,9 +480,11 @@ impl Monitor<'_> {
             for fd in 0..3 {
                 nix::unistd::dup2(null.as_raw_fd(), fd).map_err(ioerr("dup2"))?;
             }
-            runtime
-                .create(&id, &opts)
-                .map_err(|e| runtime_error(&self.cfg, &e.to_string()))?;
+            let created = runtime.create(&id, &opts);
+            if created.is_err() {
+                let _ = fs::remove_file(self.layout.console_socket(&id));
+            }
+            created.map_err(|e| runtime_error(&self.cfg, &e.to_string()))?;
             return Ok((
                 ContainerIo::Pty {
                     master: None,
@@ -566,7 +573,7 @@ impl Monitor<'_> {
                 }
             }
         }
-        let _ = fs::remove_file(self.layout.run_dir(&id).join("console.sock"));
+        let _ = fs::remove_file(self.layout.console_socket(&id));
         let master = master.ok_or_else(|| fail("the runtime sent no terminal".into()))?;
         set_nonblocking(master.as_fd());
         Ok(ContainerIo::Pty {
