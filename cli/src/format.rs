@@ -78,7 +78,7 @@ pub fn render(template: &str, data: &Value) -> Result<String> {
     });
     t.add_func("join", join_func);
     t.add_func("gofmt", gofmt_func);
-    t.parse(&print_as_go(template))
+    t.parse(print_as_go(template))
         .map_err(|e| anyhow!("template parsing error: {e}"))?;
     let ctx = gtmpl::Context::from(to_gtmpl(data));
     let mut s = t.render(&ctx).map_err(|e| anyhow!("template: {e}"))?;
