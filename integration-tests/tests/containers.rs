@@ -247,9 +247,17 @@ fn rm_leaves_nothing_behind() {
         .ok(&["run", "-d", "--rm", &env.image, "sleep", "100"])
         .trim()
         .to_string();
+    // While it runs, the checks below do see its files, mount and cgroup.
+    let running = p.leftovers(&bg);
+    for kind in ["path", "mount", "cgroup"] {
+        assert!(
+            running.iter().any(|l| l.starts_with(kind)),
+            "a running container's {kind} is not seen: {running:?}"
+        );
+    }
     assert!(
-        p.leftovers(&bg).iter().any(|l| l.starts_with("path")),
-        "a running container has files (the check can fail)"
+        !Prs::entries(&p.runroot().join("netns")).is_empty(),
+        "a running container has a netns"
     );
     p.ok(&["stop", "-t", "0", &bg]);
     // Detached --rm that exits by itself.
