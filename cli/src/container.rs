@@ -1039,7 +1039,8 @@ fn ps_value(c: &podman_rs_engine::container::ListContainer, no_trunc: bool) -> V
         o.insert("CreatedAt".into(), Value::String(c.created_at.clone()));
         o.insert("Ports".into(), Value::String(String::new()));
         o.insert("Status".into(), Value::String(c.status.clone()));
-        o.insert("State".into(), Value::String(c.state.clone()));
+        // Podman 4.3's psReporter.State() is the human status, as Status.
+        o.insert("State".into(), Value::String(c.status.clone()));
         o.insert(
             "Labels".into(),
             Value::String(
@@ -1198,7 +1199,9 @@ pub fn ps(a: PsArgs, storage: &StorageOptions) -> ExitCode {
         }
     };
     match a.sort.as_str() {
-        "created" | "runningfor" => {}
+        // Podman 4.3 lists oldest first (the engine returns newest first).
+        "created" => list.sort_by_key(|c| c.created_ns),
+        "runningfor" => {}
         "id" => list.sort_by(|x, y| x.id.cmp(&y.id)),
         "names" => list.sort_by(|x, y| x.names.cmp(&y.names)),
         "image" => list.sort_by(|x, y| x.image.cmp(&y.image)),

@@ -83,7 +83,8 @@ impl Compiled {
             })
         });
         t.add_func("join", join_func);
-        t.parse(template)
+        t.add_func("gofmt", gofmt_func);
+        t.parse(print_as_go(template))
             .map_err(|e| anyhow!("template parsing error: {e}"))?;
         Ok(Compiled { t })
     }
@@ -102,6 +103,105 @@ impl Compiled {
 /// Renders a Go template on `data`; adds the newline Podman adds.
 pub fn render(template: &str, data: &Value) -> Result<String> {
     Compiled::new(template)?.render(data)
+}
+
+/// Go's `fmt` form of a value, as Podman's templates print it: lists
+/// `[a b]`, maps and objects `map[k:v]` (keys sorted), nil `<nil>`.
+fn go_string(v: &gtmpl::Value) -> String {
+    match v {
+        gtmpl::Value::NoValue => "<no value>".into(),
+        gtmpl::Value::Nil => "<nil>".into(),
+        gtmpl::Value::Function(_) => String::new(),
+        gtmpl::Value::Array(a) => {
+            format!(
+                "[{}]",
+                a.iter().map(go_string).collect::<Vec<_>>().join(" ")
+            )
+        }
+        gtmpl::Value::Object(o) | gtmpl::Value::Map(o) => {
+            let sorted: BTreeMap<_, _> = o.iter().collect();
+            let items: Vec<String> = sorted
+                .into_iter()
+                .map(|(k, v)| format!("{k}:{}", go_string(v)))
+                .collect();
+            format!("map[{}]", items.join(" "))
+        }
+        other => other.to_string(),
+    }
+}
+
+fn gofmt_func(args: &[gtmpl::Value]) -> Result<gtmpl::Value, gtmpl::FuncError> {
+    let v = args.first().unwrap_or(&gtmpl::Value::NoValue);
+    Ok(gtmpl::Value::String(go_string(v)))
+}
+
+/// Pipes every printing action of a template through `gofmt` (gtmpl prints
+/// lists and maps in Rust's debug form). Control actions, comments and
+/// variable assignments are left as they are.
+fn print_as_go(template: &str) -> String {
+    const KEYWORDS: &[&str] = &[
+        "if", "else", "end", "range", "with", "define", "template", "block", "break", "continue",
+    ];
+    let mut out = String::with_capacity(template.len() + 16);
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        // The closing delimiter, outside string literals.
+        let mut quote: Option<char> = None;
+        let mut escaped = false;
+        let mut end = None;
+        for (i, c) in after.char_indices() {
+            match quote {
+                Some(q) => {
+                    if escaped {
+                        escaped = false;
+                    } else if c == '\\' && q == '"' {
+                        escaped = true;
+                    } else if c == q {
+                        quote = None;
+                    }
+                }
+                None if c == '"' || c == '`' || c == '\'' => quote = Some(c),
+                None if after[i..].starts_with("}}") => {
+                    end = Some(i);
+                    break;
+                }
+                None => {}
+            }
+        }
+        let Some(end) = end else {
+            // Unterminated: the parser reports it.
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        let inner = &after[..end];
+        let (pre, body) = match inner.strip_prefix('-') {
+            Some(b) if b.starts_with(char::is_whitespace) => ("-", b),
+            _ => ("", inner),
+        };
+        let (body, post) = match body.strip_suffix('-') {
+            Some(b) if b.ends_with(char::is_whitespace) => (b, "-"),
+            _ => (body, ""),
+        };
+        let core = body.trim();
+        let first = core.split_whitespace().next().unwrap_or("");
+        let skip = core.is_empty()
+            || core.starts_with("/*")
+            || KEYWORDS.contains(&first)
+            || core.contains(":=")
+            || (first.starts_with('$') && core.split_whitespace().nth(1) == Some("="));
+        if skip {
+            out.push_str("{{");
+            out.push_str(inner);
+        } else {
+            out.push_str(&format!("{{{{{pre} {core} | gofmt {post}"));
+        }
+        out.push_str("}}");
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `{{json .X}}`
@@ -221,4 +321,31 @@ pub fn emit(out: &str) {
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(out.as_bytes());
     let _ = stdout.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn prints_lists_and_maps_as_go() {
+        let data = json!({"Env": ["A=1", "B=2"], "L": {"b": "2", "a": "1"}, "N": null, "S": "x"});
+        assert_eq!(
+            render("{{.Env}} {{.L}} {{.N}} {{.S}}", &data).unwrap(),
+            "[A=1 B=2] map[a:1 b:2] <nil> x\n"
+        );
+        assert_eq!(
+            render(
+                "{{range .Env}}{{.}},{{end}} {{- if .S }} y{{else}}n{{end}} {{json .Env}}",
+                &data
+            )
+            .unwrap(),
+            "A=1,B=2, y [\"A=1\",\"B=2\"]\n"
+        );
+        assert_eq!(
+            render("{{$x := .Env}}{{ $x }} {{\"}}\"}}", &data).unwrap(),
+            "[A=1 B=2] }}\n"
+        );
+    }
 }

@@ -2,7 +2,7 @@
 //! runtime's `--log`/`--log-format`, which engines read back on failure).
 
 use std::fs::OpenOptions;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 
 use tracing_subscriber::filter::{LevelFilter, Targets};
@@ -19,6 +19,18 @@ pub enum LogFormat {
 /// Installs the global subscriber. Errors opening the file fall back to stderr.
 /// `level` is one of trace, debug, info, warn, error (anything else means warn).
 pub fn init(level: &str, file: Option<&Path>, format: LogFormat) {
+    init_with(level, file, format, false);
+}
+
+/// The engine verbs' logging (stderr): as [`init`], but libcontainer's own
+/// error lines are kept for debug (the engine reports the failure itself,
+/// as Podman shows only the runtime's last error), and colours only on a
+/// terminal.
+pub fn init_engine(level: &str) {
+    init_with(level, None, LogFormat::Text, true);
+}
+
+fn init_with(level: &str, file: Option<&Path>, format: LogFormat, engine: bool) {
     let level: LevelFilter = level.parse().unwrap_or(LevelFilter::WARN);
     // libcgroups warns about every v1 controller the host lacks: keep that for debug.
     let lib_level = if level >= LevelFilter::DEBUG {
@@ -26,9 +38,12 @@ pub fn init(level: &str, file: Option<&Path>, format: LogFormat) {
     } else {
         LevelFilter::ERROR
     };
-    let filter = Targets::new()
+    let mut filter = Targets::new()
         .with_default(level)
         .with_target("libcgroups", lib_level);
+    if engine && level < LevelFilter::DEBUG {
+        filter = filter.with_target("libcontainer", LevelFilter::OFF);
+    }
     let file = file.and_then(|p| OpenOptions::new().create(true).append(true).open(p).ok());
     let registry = tracing_subscriber::registry().with(filter);
     let result = match (file, format) {
@@ -43,7 +58,11 @@ pub fn init(level: &str, file: Option<&Path>, format: LogFormat) {
             )
             .try_init(),
         (None, _) => registry
-            .with(fmt::layer().with_writer(std::io::stderr))
+            .with(
+                fmt::layer()
+                    .with_ansi(!engine || std::io::stderr().is_terminal())
+                    .with_writer(std::io::stderr),
+            )
             .try_init(),
     };
     let _ = result;

@@ -151,7 +151,7 @@ fn main() -> ExitCode {
     };
     let is_runtime = matches!(cli.command, Command::Runtime(_));
     if !is_runtime {
-        logging::init(&cli.log_level, None, logging::LogFormat::Text);
+        logging::init_engine(&cli.log_level);
     }
     // Flags > storage.conf > defaults (the runtime verbs have their own --root).
     let flags = podman_rs_engine::config::storage::StorageFlags {

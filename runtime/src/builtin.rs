@@ -303,10 +303,7 @@ impl Builtin {
             }
         }
         tracing::debug!("create {id}: handing over to libcontainer");
-        let built = {
-            let _dfl = crate::signals::default_dispositions();
-            self.build_with(id, opts, detach, &read_from)
-        };
+        let built = self.build_with(id, opts, detach, &read_from);
         if read_from != bundle {
             let _ = fs::remove_dir_all(&read_from);
         }
@@ -383,7 +380,8 @@ impl Builtin {
             .with_root_path(&self.root)
             .map_err(|e| lc(id, e))?
             .with_console_socket(console_socket)
-            .with_preserved_fds(preserve_fds);
+            .with_preserved_fds(preserve_fds)
+            .with_executor(ResetSignals);
         if let Some(pid_file) = pid_file {
             builder = builder
                 .with_pid_file(Some(pid_file))
@@ -606,10 +604,7 @@ impl Runtime for Builtin {
             // terminal is a "detached" one we wait for.
             .with_detach(opts.detach || (opts.tty && opts.console_socket.is_some()))
             .with_process(generated.as_ref().or(opts.process.as_ref()));
-        let built = {
-            let _dfl = crate::signals::default_dispositions();
-            tenant.build()
-        };
+        let built = tenant.build();
         if let Some(path) = &generated {
             let _ = fs::remove_file(path);
         }
@@ -656,4 +651,68 @@ impl Runtime for Builtin {
         cg.pids()
             .map_err(|e| RuntimeError::Libcontainer(format!("container {id:?}: {e}")))
     }
+}
+
+/// libcontainer's default executor, run after giving the process the signal
+/// state of a fresh process, as crun and runc do: signals blocked or ignored
+/// by the caller would otherwise pass into the container through exec (Rust
+/// ignores SIGPIPE; the engine's monitor blocks the signals it reads from a
+/// signalfd, so a container's `trap … TERM` never ran).
+#[derive(Clone)]
+struct ResetSignals;
+
+impl libcontainer::workload::Executor for ResetSignals {
+    fn exec(
+        &self,
+        spec: &oci_spec::runtime::Spec,
+    ) -> std::result::Result<(), libcontainer::workload::ExecutorError> {
+        reset_signals();
+        libcontainer::workload::default::DefaultExecutor {}.exec(spec)
+    }
+
+    fn validate(
+        &self,
+        spec: &oci_spec::runtime::Spec,
+    ) -> std::result::Result<(), libcontainer::workload::ExecutorValidationError> {
+        libcontainer::workload::default::DefaultExecutor {}.validate(spec)
+    }
+}
+
+/// Default disposition for every signal (only ignored ones survive exec,
+/// handlers do not) and an empty signal mask, in the calling thread.
+fn reset_signals() {
+    // The kernel's `struct sigaction` (x86_64, aarch64): libc's sigaction
+    // refuses the signals the C library reserves for itself (32, 33), which
+    // a caller may still have ignored.
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: libc::sighandler_t,
+        flags: libc::c_ulong,
+        restorer: usize,
+        mask: u64,
+    }
+    let dfl = KernelSigaction {
+        handler: libc::SIG_DFL,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    for sig in 1..=64 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: rt_sigaction with a valid kernel sigaction installing
+        // SIG_DFL and no old-action pointer; errors (invalid numbers) are
+        // harmless and ignored.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                &dfl as *const KernelSigaction,
+                std::ptr::null_mut::<KernelSigaction>(),
+                std::mem::size_of::<u64>(),
+            );
+        }
+    }
+    let _ = nix::sys::signal::SigSet::empty().thread_set_mask();
 }

@@ -45,6 +45,14 @@ pub fn inspect_env(cfg: &ContainerConfig) -> Vec<String> {
     env
 }
 
+/// The environment of the spec last generated (with HOME and HOSTNAME):
+/// Podman reports the spec's once the container has been initialized.
+fn spec_env(userdata: &std::path::Path) -> Option<Vec<String>> {
+    let data = std::fs::read(userdata.join("config.json")).ok()?;
+    let spec: Value = serde_json::from_slice(&data).ok()?;
+    serde_json::from_value(spec.get("process")?.get("env")?.clone()).ok()
+}
+
 fn bool_upper(b: bool) -> &'static str {
     if b {
         "TRUE"
@@ -236,7 +244,7 @@ pub fn inspect_json(
             "Tty": cfg.tty,
             "OpenStdin": cfg.stdin,
             "StdinOnce": false,
-            "Env": inspect_env(cfg),
+            "Env": spec_env(&userdata).unwrap_or_else(|| inspect_env(cfg)),
             "Cmd": if cfg.cmd.is_empty() { Value::Null } else { json!(cfg.cmd) },
             "Image": image_name,
             "Volumes": null,

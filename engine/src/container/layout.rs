@@ -8,6 +8,7 @@
 //! <runroot>/containers/<id>/merged        the mounted root filesystem
 //! <runroot>/containers/<id>/bundle/       the OCI bundle (config.json)
 //! <runroot>/s/<id>                        the monitor's attach socket
+//! <runroot>/s/<id>.console                the runtime's console socket (-t)
 //! <runroot>/runtime/                      the built-in runtime's state
 //! <runroot>/netns/<id>                    the private network namespace
 //! <runroot>/locks/<id>.lock               the per-container flock
@@ -81,6 +82,13 @@ impl Layout {
 
     pub fn attach_socket(&self, id: &str) -> PathBuf {
         self.runroot.join("s").join(id)
+    }
+
+    /// The socket the runtime sends a `-t` container's pty master over
+    /// (next to the attach socket: a path under `run_dir` would pass the
+    /// 108-byte limit with a run root of more than ~15 bytes).
+    pub fn console_socket(&self, id: &str) -> PathBuf {
+        self.runroot.join("s").join(format!("{id}.console"))
     }
 
     /// The built-in runtime's state root.

@@ -191,7 +191,15 @@ pub fn run(store: &Store, layout: &Layout, opts: &MonitorOptions) -> i32 {
             Err(e) => {
                 let code = e.exit_code();
                 mon.record_failure(&e);
-                sync.error(code, &e.to_string());
+                // The spawning command rebuilds the error from the code,
+                // so it gets the detail without the variant's suffix.
+                let detail = match &e {
+                    ContainerError::CannotInvoke(m) | ContainerError::CommandNotFound(m) => {
+                        m.clone()
+                    }
+                    _ => e.to_string(),
+                };
+                sync.error(code, &detail);
                 return 1;
             }
         };
@@ -433,7 +441,9 @@ impl Monitor<'_> {
         let config = paths.bundle.join("config.json");
         let json = serde_json::to_vec(&spec)
             .map_err(|e| ContainerError::Other(format!("container {id}: spec: {e}")))?;
-        fs::write(&config, json).map_err(ContainerError::io(&id, "writing", &config))?;
+        fs::write(&config, &json).map_err(ContainerError::io(&id, "writing", &config))?;
+        // Kept after the bundle goes, for inspect (Podman's bundle is userdata).
+        let _ = fs::write(self.layout.userdata(&id).join("config.json"), &json);
 
         tracing::debug!("monitor {id}: bundle written");
         if self.cfg.log.driver != "none" && self.cfg.log.driver != "passthrough" {
@@ -534,7 +544,7 @@ impl Monitor<'_> {
             .open("/dev/null")
             .map_err(ContainerError::io(&id, "opening", "/dev/null"))?;
         if self.cfg.tty {
-            let path = self.layout.run_dir(&id).join("console.sock");
+            let path = self.layout.console_socket(&id);
             let _ = fs::remove_file(&path);
             let listener =
                 UnixListener::bind(&path).map_err(ContainerError::io(&id, "binding", &path))?;
@@ -542,9 +552,11 @@ impl Monitor<'_> {
             for fd in 0..2 {
                 nix::unistd::dup2(null.as_raw_fd(), fd).map_err(ioerr("dup2"))?;
             }
-            runtime
-                .create(&id, &opts)
-                .map_err(|e| runtime_error(&self.cfg, &e.to_string()))?;
+            let created = runtime.create(&id, &opts);
+            if created.is_err() {
+                let _ = fs::remove_file(self.layout.console_socket(&id));
+            }
+            created.map_err(|e| runtime_error(&self.cfg, &e.to_string()))?;
             return Ok((
                 ContainerIo::Pty {
                     master: None,
@@ -642,7 +654,7 @@ impl Monitor<'_> {
                 }
             }
         }
-        let _ = fs::remove_file(self.layout.run_dir(&id).join("console.sock"));
+        let _ = fs::remove_file(self.layout.console_socket(&id));
         let master = master.ok_or_else(|| fail("the runtime sent no terminal".into()))?;
         set_nonblocking(master.as_fd());
         Ok(ContainerIo::Pty {
@@ -1104,6 +1116,11 @@ pub fn runtime_error(cfg: &ContainerConfig, msg: &str) -> ContainerError {
         return ContainerError::CommandNotFound(format!(
             "{cmd}: executable file `{cmd}` not found in $PATH: No such file or directory"
         ));
+    }
+    // libcontainer checks the command before exec: a file without the
+    // execute bit (or a directory) is Podman's "open executable" EACCES.
+    if lower.contains("does not have correct permissions") {
+        return ContainerError::CannotInvoke(format!("{cmd}: open executable: Permission denied"));
     }
     if lower.contains("permission denied") || lower.contains("eacces") {
         return ContainerError::CannotInvoke(format!("{cmd}: {msg}"));

@@ -159,6 +159,15 @@ fn migrate(conn: &Connection, path: &Path) -> StoreResult<()> {
             source,
         }
     };
+    let latest = MIGRATIONS.len() as i64;
+    // Up to date (every open but the first few): no write transaction, so
+    // opening the store never waits for a writer (readers run under WAL).
+    let current: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(err("reading user_version"))?;
+    if current == latest {
+        return Ok(());
+    }
     // IMMEDIATE: two processes opening a fresh store serialize here, and the
     // second sees the first's user_version.
     let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)
@@ -166,7 +175,6 @@ fn migrate(conn: &Connection, path: &Path) -> StoreResult<()> {
     let version: i64 = tx
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(err("reading user_version"))?;
-    let latest = MIGRATIONS.len() as i64;
     if version > latest {
         return Err(StoreError::SchemaTooNew {
             path: path.to_path_buf(),

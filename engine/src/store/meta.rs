@@ -11,6 +11,17 @@ impl Store {
     /// yet; fails with [`StoreError::DriverMismatch`] (Podman's "database
     /// configuration mismatch") when another one is. Returns the driver.
     pub fn ensure_driver(&self, driver: &str) -> StoreResult<String> {
+        // Recorded already (every open but the first): a plain read, so
+        // opening the store never waits for a writer.
+        if let Some(db) = self.driver()? {
+            if db != driver {
+                return Err(StoreError::DriverMismatch {
+                    db,
+                    ours: driver.to_string(),
+                });
+            }
+            return Ok(db);
+        }
         let mut conn = self.conn();
         let tx = Transaction::new(&mut conn, TransactionBehavior::Immediate)
             .map_err(self.db_err("recording the storage driver: starting transaction"))?;
