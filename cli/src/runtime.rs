@@ -233,6 +233,7 @@ fn dispatch(cli: &RuntimeCli) -> Result<u8> {
                 console_socket: console_socket.clone(),
                 pid_file: pid_file.clone(),
                 preserve_fds: *preserve_fds,
+                privileged: false,
             };
             exec(&rt, id, &opts)
         }

@@ -31,7 +31,30 @@ pub fn exec_process(base: &Process, opts: &ExecOptions) -> Process {
     }
     p.set_terminal(Some(opts.tty));
     p.set_console_size(None);
+    if opts.privileged {
+        p.set_capabilities(Some(caller_capabilities()));
+    }
     p
+}
+
+/// The caller's bounding set as a full capability set (what a privileged
+/// exec gets: never more than the runtime itself holds).
+fn caller_capabilities() -> oci_spec::runtime::LinuxCapabilities {
+    use oci_spec::runtime::{Capability, LinuxCapabilitiesBuilder};
+    let set: oci_spec::runtime::Capabilities = caps::read(None, caps::CapSet::Bounding)
+        .unwrap_or_default()
+        .iter()
+        // Its serde form takes "CAP_SYS_ADMIN" (FromStr wants another spelling).
+        .filter_map(|c| serde_json::from_value::<Capability>(c.to_string().into()).ok())
+        .collect();
+    LinuxCapabilitiesBuilder::default()
+        .bounding(set.clone())
+        .effective(set.clone())
+        .permitted(set.clone())
+        .inheritable(oci_spec::runtime::Capabilities::new())
+        .ambient(oci_spec::runtime::Capabilities::new())
+        .build()
+        .unwrap_or_default()
 }
 
 /// The container's process from its bundle, or a minimal default when the
@@ -83,5 +106,20 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(exec_process(&base, &opts).user().uid(), 0);
+        let opts = ExecOptions {
+            args: vec!["id".into()],
+            privileged: true,
+            ..Default::default()
+        };
+        let caps = exec_process(&base, &opts)
+            .capabilities()
+            .clone()
+            .expect("caps");
+        let bounding = caps.bounding().clone().unwrap_or_default();
+        // As root on this host: far more than a container's default 11.
+        if nix::unistd::geteuid().is_root() {
+            assert!(bounding.len() > 20, "{bounding:?}");
+            assert_eq!(caps.effective().clone().unwrap_or_default(), bounding);
+        }
     }
 }

@@ -116,6 +116,9 @@ pub struct ExecOptions {
     pub console_socket: Option<PathBuf>,
     pub pid_file: Option<PathBuf>,
     pub preserve_fds: i32,
+    /// Every capability the caller holds in its bounding set, instead of the
+    /// container process's (`podman exec --privileged`).
+    pub privileged: bool,
 }
 
 /// How a waited-for process ended, as a shell exit code (128+N for signal N).

@@ -78,6 +78,7 @@ pub fn exec(engine: &LocalEngine, name: &str, opts: &ExecOptions) -> ContainerRe
         user,
         tty: opts.tty,
         detach: opts.detach,
+        privileged: opts.privileged,
         ..Default::default()
     };
     let rt = runtime_for(&layout, &cfg);
