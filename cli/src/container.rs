@@ -616,13 +616,9 @@ fn create_options(f: &CreateFlags) -> CreateOptions {
     }
 }
 
-fn engine(storage: &StorageOptions) -> Result<LocalEngine, ExitCode> {
-    open(storage)
-}
-
 /// `podman-rs create`
 pub fn create(a: CreateArgs, storage: &StorageOptions) -> ExitCode {
-    let engine = match engine(storage) {
+    let engine = match open(storage) {
         Ok(e) => e,
         Err(c) => return c,
     };
@@ -757,7 +753,7 @@ fn attached_exit(end: AttachEnd) -> ExitCode {
 
 /// `podman-rs run`
 pub fn run(a: RunArgs, storage: &StorageOptions) -> ExitCode {
-    let engine = match engine(storage) {
+    let engine = match open(storage) {
         Ok(e) => e,
         Err(c) => return c,
     };
@@ -834,7 +830,7 @@ pub fn run(a: RunArgs, storage: &StorageOptions) -> ExitCode {
 
 /// `podman-rs start`
 pub fn start(a: StartArgs, storage: &StorageOptions) -> ExitCode {
-    let engine = match engine(storage) {
+    let engine = match open(storage) {
         Ok(e) => e,
         Err(c) => return c,
     };
@@ -912,6 +908,19 @@ fn targets(
     Ok(names.to_vec())
 }
 
+/// Opens the engine and resolves a verb's targets (see [`targets`]).
+fn open_targets(
+    storage: &StorageOptions,
+    names: &[String],
+    all: bool,
+    latest: bool,
+    running_only: bool,
+) -> Result<(LocalEngine, Vec<String>), ExitCode> {
+    let engine = open(storage)?;
+    let t = targets(&engine, names, all, latest, running_only)?;
+    Ok((engine, t))
+}
+
 /// Runs `f` on every target; prints each name as Podman does; the last
 /// error's code wins.
 fn each(
@@ -923,9 +932,7 @@ fn each(
     for t in targets {
         match f(t) {
             Ok(()) => println!("{t}"),
-            Err(e)
-                if ignore_missing
-                    && podman_rs_engine::container::local::is_no_such_container(&e) => {}
+            Err(e) if ignore_missing && e.is_no_such_container() => {}
             Err(e) => {
                 eprintln!("Error: {e}");
                 code = ExitCode::from(e.exit_code());
@@ -937,12 +944,8 @@ fn each(
 
 /// `podman-rs stop`
 pub fn stop(a: StopArgs, storage: &StorageOptions) -> ExitCode {
-    let engine = match engine(storage) {
-        Ok(e) => e,
-        Err(c) => return c,
-    };
-    let t = match targets(&engine, &a.names, a.all, a.latest, true) {
-        Ok(t) => t,
+    let (engine, t) = match open_targets(storage, &a.names, a.all, a.latest, true) {
+        Ok(x) => x,
         Err(c) => return c,
     };
     each(&t, a.ignore, |n| {
@@ -952,12 +955,8 @@ pub fn stop(a: StopArgs, storage: &StorageOptions) -> ExitCode {
 
 /// `podman-rs kill`
 pub fn kill(a: KillArgs, storage: &StorageOptions) -> ExitCode {
-    let engine = match engine(storage) {
-        Ok(e) => e,
-        Err(c) => return c,
-    };
-    let t = match targets(&engine, &a.names, a.all, false, true) {
-        Ok(t) => t,
+    let (engine, t) = match open_targets(storage, &a.names, a.all, false, true) {
+        Ok(x) => x,
         Err(c) => return c,
     };
     each(&t, false, |n| {
@@ -967,12 +966,8 @@ pub fn kill(a: KillArgs, storage: &StorageOptions) -> ExitCode {
 
 /// `podman-rs restart`
 pub fn restart(a: StopArgs, storage: &StorageOptions) -> ExitCode {
-    let engine = match engine(storage) {
-        Ok(e) => e,
-        Err(c) => return c,
-    };
-    let t = match targets(&engine, &a.names, a.all, a.latest, false) {
-        Ok(t) => t,
+    let (engine, t) = match open_targets(storage, &a.names, a.all, a.latest, false) {
+        Ok(x) => x,
         Err(c) => return c,
     };
     each(&t, a.ignore, |n| {
@@ -982,12 +977,8 @@ pub fn restart(a: StopArgs, storage: &StorageOptions) -> ExitCode {
 
 /// `podman-rs rm`
 pub fn rm(a: RmArgs, storage: &StorageOptions) -> ExitCode {
-    let engine = match engine(storage) {
-        Ok(e) => e,
-        Err(c) => return c,
-    };
-    let t = match targets(&engine, &a.names, a.all, false, false) {
-        Ok(t) => t,
+    let (engine, t) = match open_targets(storage, &a.names, a.all, false, false) {
+        Ok(x) => x,
         Err(c) => return c,
     };
     let opts = RemoveOptions {
@@ -1001,11 +992,11 @@ pub fn rm(a: RmArgs, storage: &StorageOptions) -> ExitCode {
     for n in &t {
         match engine.container_remove(n, &opts) {
             Ok(_) => println!("{n}"),
-            Err(e) if a.ignore && podman_rs_engine::container::local::is_no_such_container(&e) => {}
+            Err(e) if a.ignore && e.is_no_such_container() => {}
             Err(e) => {
                 eprintln!("Error: {e}");
                 // Podman: a missing container is exit code 1.
-                code = if podman_rs_engine::container::local::is_no_such_container(&e) {
+                code = if e.is_no_such_container() {
                     ExitCode::from(1)
                 } else {
                     ExitCode::from(e.exit_code())
@@ -1172,7 +1163,7 @@ fn ps_filter(
 
 /// `podman-rs ps`
 pub fn ps(a: PsArgs, storage: &StorageOptions) -> ExitCode {
-    let engine = match engine(storage) {
+    let engine = match open(storage) {
         Ok(e) => e,
         Err(c) => return c,
     };
@@ -1260,7 +1251,7 @@ pub fn ps(a: PsArgs, storage: &StorageOptions) -> ExitCode {
 /// `podman-rs inspect` (containers and images) / `container inspect`.
 pub fn inspect(a: InspectArgs, storage: &StorageOptions) -> ExitCode {
     use podman_rs_engine::interface::ImageEngine;
-    let engine = match engine(storage) {
+    let engine = match open(storage) {
         Ok(e) => e,
         Err(c) => return c,
     };
@@ -1328,7 +1319,7 @@ pub fn inspect(a: InspectArgs, storage: &StorageOptions) -> ExitCode {
 
 /// `podman-rs logs`
 pub fn logs(a: LogsArgs, storage: &StorageOptions) -> ExitCode {
-    let engine = match engine(storage) {
+    let engine = match open(storage) {
         Ok(e) => e,
         Err(c) => return c,
     };
@@ -1385,7 +1376,7 @@ fn parse_interval(s: &str) -> Option<std::time::Duration> {
 
 /// `podman-rs wait`
 pub fn wait(a: WaitArgs, storage: &StorageOptions) -> ExitCode {
-    let engine = match engine(storage) {
+    let engine = match open(storage) {
         Ok(e) => e,
         Err(c) => return c,
     };
@@ -1413,7 +1404,7 @@ pub fn wait(a: WaitArgs, storage: &StorageOptions) -> ExitCode {
     for n in &a.names {
         match engine.container_wait(n, &opts) {
             Ok(c) => println!("{c}"),
-            Err(e) if a.ignore && podman_rs_engine::container::local::is_no_such_container(&e) => {
+            Err(e) if a.ignore && e.is_no_such_container() => {
                 println!("-1")
             }
             Err(e) => {
@@ -1427,7 +1418,7 @@ pub fn wait(a: WaitArgs, storage: &StorageOptions) -> ExitCode {
 
 /// `podman-rs attach`
 pub fn attach(a: AttachArgs, storage: &StorageOptions) -> ExitCode {
-    let engine = match engine(storage) {
+    let engine = match open(storage) {
         Ok(e) => e,
         Err(c) => return c,
     };
@@ -1468,7 +1459,7 @@ pub fn attach(a: AttachArgs, storage: &StorageOptions) -> ExitCode {
 
 /// `podman-rs exec`
 pub fn exec(a: ExecArgs, storage: &StorageOptions) -> ExitCode {
-    let engine = match engine(storage) {
+    let engine = match open(storage) {
         Ok(e) => e,
         Err(c) => return c,
     };
@@ -1506,12 +1497,8 @@ pub fn exec(a: ExecArgs, storage: &StorageOptions) -> ExitCode {
 
 /// `podman-rs pause`
 pub fn pause(a: NamesArgs, storage: &StorageOptions) -> ExitCode {
-    let engine = match engine(storage) {
-        Ok(e) => e,
-        Err(c) => return c,
-    };
-    let t = match targets(&engine, &a.names, a.all, false, true) {
-        Ok(t) => t,
+    let (engine, t) = match open_targets(storage, &a.names, a.all, false, true) {
+        Ok(x) => x,
         Err(c) => return c,
     };
     each(&t, false, |n| engine.container_pause(n).map(|_| ()))
@@ -1519,12 +1506,8 @@ pub fn pause(a: NamesArgs, storage: &StorageOptions) -> ExitCode {
 
 /// `podman-rs unpause`
 pub fn unpause(a: NamesArgs, storage: &StorageOptions) -> ExitCode {
-    let engine = match engine(storage) {
-        Ok(e) => e,
-        Err(c) => return c,
-    };
-    let t = match targets(&engine, &a.names, a.all, false, true) {
-        Ok(t) => t,
+    let (engine, t) = match open_targets(storage, &a.names, a.all, false, true) {
+        Ok(x) => x,
         Err(c) => return c,
     };
     each(&t, false, |n| engine.container_unpause(n).map(|_| ()))
@@ -1532,7 +1515,7 @@ pub fn unpause(a: NamesArgs, storage: &StorageOptions) -> ExitCode {
 
 /// `podman-rs rename`
 pub fn rename(a: RenameArgs, storage: &StorageOptions) -> ExitCode {
-    let engine = match engine(storage) {
+    let engine = match open(storage) {
         Ok(e) => e,
         Err(c) => return c,
     };
@@ -1544,7 +1527,7 @@ pub fn rename(a: RenameArgs, storage: &StorageOptions) -> ExitCode {
 
 /// `podman-rs container exists`: 0 if it exists, 1 if not.
 pub fn exists(a: ExistsArgs, storage: &StorageOptions) -> ExitCode {
-    let engine = match engine(storage) {
+    let engine = match open(storage) {
         Ok(e) => e,
         Err(c) => return c,
     };
@@ -1557,14 +1540,12 @@ pub fn exists(a: ExistsArgs, storage: &StorageOptions) -> ExitCode {
 
 /// `podman-rs container prune`
 pub fn prune(a: PruneArgs, storage: &StorageOptions) -> ExitCode {
-    let engine = match engine(storage) {
+    let engine = match open(storage) {
         Ok(e) => e,
         Err(c) => return c,
     };
     if !a.force {
-        if !std::io::stdin().is_terminal() {
-            // Podman reads the answer from stdin; no answer means no.
-        }
+        // Podman reads the answer from stdin, terminal or not; none is no.
         print!("WARNING! This will remove all non running containers.\nAre you sure you want to continue? [y/N] ");
         let _ = std::io::stdout().flush();
         let mut answer = String::new();
@@ -1586,12 +1567,8 @@ pub fn prune(a: PruneArgs, storage: &StorageOptions) -> ExitCode {
 
 /// `podman-rs port`: no published ports exist before bridge networking.
 pub fn port(a: NamesArgs, storage: &StorageOptions) -> ExitCode {
-    let engine = match engine(storage) {
-        Ok(e) => e,
-        Err(c) => return c,
-    };
-    let t = match targets(&engine, &a.names, a.all, false, false) {
-        Ok(t) => t,
+    let (engine, t) = match open_targets(storage, &a.names, a.all, false, false) {
+        Ok(x) => x,
         Err(c) => return c,
     };
     for n in &t {
@@ -1604,12 +1581,8 @@ pub fn port(a: NamesArgs, storage: &StorageOptions) -> ExitCode {
 
 /// `podman-rs container cleanup`
 pub fn cleanup(a: NamesArgs, storage: &StorageOptions) -> ExitCode {
-    let engine = match engine(storage) {
-        Ok(e) => e,
-        Err(c) => return c,
-    };
-    let t = match targets(&engine, &a.names, a.all, false, false) {
-        Ok(t) => t,
+    let (engine, t) = match open_targets(storage, &a.names, a.all, false, false) {
+        Ok(x) => x,
         Err(c) => return c,
     };
     each(&t, false, |n| engine.container_cleanup(n).map(|_| ()))

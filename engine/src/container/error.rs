@@ -9,6 +9,11 @@ pub enum ContainerError {
     #[error("{0}")]
     InvalidArgument(String),
 
+    /// The container store failed or refused (no such container, name in
+    /// use, ambiguous id prefix, database errors), in its own words.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+
     /// The operation does not apply in the container's state.
     #[error("container {id} is {state}: {what}")]
     BadState {
@@ -70,6 +75,15 @@ impl ContainerError {
             path,
             source,
         }
+    }
+
+    /// Whether the error says the container does not exist (Podman exits 1
+    /// for those in some verbs, and `--ignore` skips them).
+    pub fn is_no_such_container(&self) -> bool {
+        matches!(
+            self,
+            ContainerError::Store(crate::store::StoreError::ContainerNotFound(_))
+        )
     }
 
     /// The exit code Podman gives this error (125 unless it is about the

@@ -15,10 +15,7 @@ use crate::store::ContainerStatus;
 
 /// Runs `opts.command` in container `name`.
 pub fn exec(engine: &LocalEngine, name: &str, opts: &ExecOptions) -> ContainerResult<ExecEnd> {
-    let rec = engine
-        .store()
-        .lookup_container(name)
-        .map_err(|e| ContainerError::Other(e.to_string()))?;
+    let rec = engine.store().lookup_container(name)?;
     let alive = process_alive(rec.state.monitor_pid, rec.state.monitor_start);
     if rec.state.status != ContainerStatus::Running || !alive {
         return Err(ContainerError::Other(

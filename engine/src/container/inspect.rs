@@ -110,7 +110,6 @@ pub fn inspect_json(
         DEFAULT_CAPS.iter().map(|s| s.to_string()).collect()
     };
     let mut annotations = Map::new();
-    annotations.insert("io.container.manager".into(), json!("libpod"));
     annotations.insert("io.kubernetes.cri-o.TTY".into(), json!(cfg.tty.to_string()));
     annotations.insert(
         "io.podman.annotations.autoremove".into(),
@@ -128,7 +127,6 @@ pub fn inspect_json(
     for (k, v) in &cfg.annotations {
         annotations.insert(k.clone(), json!(v));
     }
-    annotations.remove("io.container.manager");
     let log_path = cfg.log.path.clone().unwrap_or_else(|| layout.log_path(id));
     let network_mode = match &cfg.network {
         NetworkMode::Private => "private".to_string(),

@@ -30,18 +30,7 @@ use crate::store::{ContainerRecord, ContainerState, ContainerStatus, StoreError}
 const POLL: Duration = Duration::from_millis(10);
 
 fn store_err(e: StoreError) -> ContainerError {
-    match e {
-        StoreError::ContainerNotFound(_)
-        | StoreError::NameInUse { .. }
-        | StoreError::AmbiguousContainer { .. } => ContainerError::Other(e.to_string()),
-        other => ContainerError::Other(other.to_string()),
-    }
-}
-
-/// Whether an error means "no such container" (Podman exits 1 for those in
-/// some verbs, 125 in others).
-pub fn is_no_such_container(e: &ContainerError) -> bool {
-    matches!(e, ContainerError::Other(m) if m.ends_with("no such container"))
+    ContainerError::Store(e)
 }
 
 fn parse_config(rec: &ContainerRecord) -> ContainerResult<ContainerConfig> {
@@ -74,9 +63,7 @@ impl LocalEngine {
     fn set_state(&self, id: &str, f: impl FnOnce(&mut ContainerState)) -> ContainerResult<()> {
         let rec = self.store().container(id).map_err(store_err)?;
         let Some(rec) = rec else {
-            return Err(ContainerError::Other(format!(
-                "no container with ID {id} found in database: no such container"
-            )));
+            return Err(store_err(StoreError::ContainerNotFound(id.to_string())));
         };
         let mut st = rec.state;
         f(&mut st);
@@ -934,9 +921,7 @@ impl ContainerEngine for LocalEngine {
             if rec.state.status == ContainerStatus::Exited
                 || rec.state.status == ContainerStatus::Created
             {
-                if rec.state.status == ContainerStatus::Created && rec.state.exit_code.is_none() {
-                    // Podman prunes exited and created containers.
-                }
+                // Podman prunes exited and created containers.
                 if self
                     .container_remove(&rec.id, &RemoveOptions::default())
                     .is_ok()

@@ -405,10 +405,7 @@ impl Monitor<'_> {
             NetworkMode::Host => None,
             NetworkMode::Path(p) => Some(p.clone()),
             NetworkMode::Container(other) => {
-                let rec = self
-                    .store
-                    .lookup_container(other)
-                    .map_err(|e| ContainerError::Other(e.to_string()))?;
+                let rec = self.store.lookup_container(other)?;
                 if rec.state.pid <= 0 || rec.state.status != ContainerStatus::Running {
                     return Err(ContainerError::Other(format!(
                         "container {other} is not running: cannot join its network namespace"
