@@ -215,14 +215,9 @@ impl LocalEngine {
                 break;
             } else if let Some(rest) = line.strip_prefix("error ") {
                 let (code, msg) = rest.split_once(' ').unwrap_or((rest, ""));
-                // The monitor sent the whole message; the 126/127 variants
-                // add their suffix again.
-                let msg = msg
-                    .trim_end_matches(
-                        ": OCI runtime attempted to invoke a command that was not found",
-                    )
-                    .trim_end_matches(": OCI permission denied")
-                    .to_string();
+                // The monitor sends the 126/127 detail without the suffix
+                // the variants add.
+                let msg = msg.to_string();
                 return Err(match code {
                     "126" => ContainerError::CannotInvoke(msg),
                     "127" => ContainerError::CommandNotFound(msg),
