@@ -152,6 +152,9 @@ fn main() -> ExitCode {
     let is_runtime = matches!(cli.command, Command::Runtime(_));
     if !is_runtime {
         logging::init_engine(&cli.log_level);
+        // Container monitors are started by the engine from this binary:
+        // they log at the caller's level (set before any thread exists).
+        std::env::set_var("PODMAN_RS_LOG_LEVEL", &cli.log_level);
     }
     // Flags > storage.conf > defaults (the runtime verbs have their own --root).
     let flags = podman_rs_engine::config::storage::StorageFlags {

@@ -12,7 +12,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use containers_common::{podman_run_args, wait_timeout, Collected, Env, Prs};
+use containers_common::{podman_run_args, wait_timeout, Collected, Env, Prs, PODMAN_ULIMITS};
 use podman_rs_integration_tests::text;
 
 /// The part of an `Error: …` line that does not name the runtime or the
@@ -727,4 +727,60 @@ impl InspectTrim for podman_rs_integration_tests::side_by_side::Podman {
             .trim()
             .to_string()
     }
+}
+
+/// The built-in runtime loads a precompiled, cached seccomp program (see
+/// runtime/src/seccomp_load.rs) and lends CAP_SYS_ADMIN to the init only for
+/// loading it: the container must end up with exactly what Podman (crun)
+/// gives it — same capability sets, a filter installed, the same errors from
+/// syscalls the default profile refuses — for root, a non-root user,
+/// no-new-privileges and an added CAP_SYS_ADMIN; exec'd processes too.
+#[test]
+fn seccomp_and_capabilities_like_podman() {
+    let env = Env::new();
+    let pm = env.podman();
+    let img = env.image.as_str();
+    let script = "grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp|Seccomp_filters):' /proc/self/status; \
+                  reboot -f; echo reboot=$?; swapoff /x; echo swapoff=$?; \
+                  unshare -m true; echo unshare=$?; linux32 true; echo linux32=$?";
+    let variants: [&[&str]; 4] = [
+        &[],
+        &["-u", "1000"],
+        &["--security-opt", "no-new-privileges"],
+        &["--cap-add", "sys_admin"],
+    ];
+    for flags in variants {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&[img, "sh", "-c", script]);
+        let ours = env.prs.run(&args);
+        let mut pargs = podman_run_args(&["--rm"]);
+        pargs.extend_from_slice(flags);
+        pargs.extend_from_slice(&[img, "sh", "-c", script]);
+        let theirs = pm.run(&pargs);
+        let (o, e) = text(&ours);
+        let (po, pe) = text(&theirs);
+        assert!(
+            o.contains("Seccomp:\t2\n"),
+            "{flags:?}: filter mode: {o}{e}"
+        );
+        assert_eq!(o, po, "{flags:?}: status and results as podman");
+        assert_eq!(e, pe, "{flags:?}: errors as podman");
+    }
+    // exec'd processes get the container's filter and capabilities too.
+    env.prs
+        .ok(&["run", "-d", "--name", "sc", img, "sleep", "60"]);
+    let ours = env.prs.ok(&["exec", "sc", "sh", "-c", script]);
+    let theirs = {
+        pm.ok(&["run", "-d", "--name", "sc"]
+            .into_iter()
+            .chain(PODMAN_ULIMITS)
+            .chain([img, "sleep", "60"])
+            .collect::<Vec<_>>());
+        let out = pm.run(&["exec", "sc", "sh", "-c", script]);
+        pm.run(&["rm", "-f", "-t", "0", "sc"]);
+        text(&out).0
+    };
+    env.prs.ok(&["rm", "-f", "-t", "0", "sc"]);
+    assert_eq!(ours, theirs, "exec: status and results as podman");
 }

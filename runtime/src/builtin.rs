@@ -14,6 +14,7 @@ use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 use oci_spec::runtime::{Hook, LinuxNamespaceType, Spec};
 
+use crate::seccomp_load::SeccompLoad;
 use crate::state::{ContainerState, Status};
 use crate::{
     check_id, rlimits, rootless, validate, CreateOptions, ExecOptions, ExitCode, Result, Runtime,
@@ -267,6 +268,12 @@ impl Builtin {
             rlimits::check(rl)?;
         }
         let adjusted = self.adjust(id, &spec);
+        // The seccomp filter compiled once and loaded by our executor.
+        let (adjusted, seccomp) =
+            match crate::seccomp_load::prepare(&self.root, adjusted.as_ref().unwrap_or(&spec))? {
+                Some((lent, load)) => (Some(lent), Some(load)),
+                None => (adjusted, None),
+            };
         // The config can be shown in place only when the container gets its own
         // mount namespace: one that shares ours must share the caller's.
         let own_mount_ns = spec
@@ -303,7 +310,7 @@ impl Builtin {
             }
         }
         tracing::debug!("create {id}: handing over to libcontainer");
-        let built = self.build_with(id, opts, detach, &read_from);
+        let built = self.build_with(id, opts, detach, &read_from, seccomp);
         if read_from != bundle {
             let _ = fs::remove_dir_all(&read_from);
         }
@@ -375,13 +382,14 @@ impl Builtin {
         console_socket: Option<&PathBuf>,
         pid_file: Option<&PathBuf>,
         preserve_fds: i32,
+        seccomp: Option<SeccompLoad>,
     ) -> Result<ContainerBuilder> {
         let mut builder = ContainerBuilder::new(id.to_string(), SyscallType::default())
             .with_root_path(&self.root)
             .map_err(|e| lc(id, e))?
             .with_console_socket(console_socket)
             .with_preserved_fds(preserve_fds)
-            .with_executor(ResetSignals);
+            .with_executor(ResetSignals { seccomp });
         if let Some(pid_file) = pid_file {
             builder = builder
                 .with_pid_file(Some(pid_file))
@@ -396,12 +404,14 @@ impl Builtin {
         opts: &CreateOptions,
         detach: bool,
         bundle: &Path,
+        seccomp: Option<SeccompLoad>,
     ) -> Result<Container> {
         self.builder(
             id,
             opts.console_socket.as_ref(),
             opts.pid_file.as_ref(),
             opts.preserve_fds,
+            seccomp,
         )?
         .as_init(bundle)
         .with_systemd(false)
@@ -567,47 +577,45 @@ impl Runtime for Builtin {
         }
         // Without --process, the container's own process with the request laid
         // over it (as runc does), handed to libcontainer as a process file.
-        let generated = match &opts.process {
-            Some(p) => {
-                validate::check_process_file(p)?;
-                None
-            }
+        let mut process = match &opts.process {
+            Some(p) => validate::check_process_file(p)?,
             None if opts.args.is_empty() => {
                 return Err(RuntimeError::InvalidSpec(
                     "exec: give a command or --process".into(),
                 ))
             }
-            None => {
-                let process = crate::exec_process::exec_process(
-                    &crate::exec_process::base_process(c.bundle()),
-                    opts,
-                );
-                let path = self
-                    .root
-                    .join(format!(".{id}.exec-{}.json", std::process::id()));
-                let json = serde_json::to_vec(&process)
-                    .map_err(|e| RuntimeError::InvalidSpec(format!("exec process: {e}")))?;
-                fs::write(&path, json).map_err(|e| RuntimeError::io("write", &path, e))?;
-                Some(path)
-            }
+            None => crate::exec_process::exec_process(
+                &crate::exec_process::base_process(c.bundle()),
+                opts,
+            ),
         };
+        // The container's seccomp filter, which libcontainer leaves out of exec.
+        let seccomp = match Spec::load(c.bundle().join("config.json")) {
+            Ok(spec) => crate::seccomp_load::prepare_exec(&self.root, &spec, &mut process)?,
+            Err(_) => None,
+        };
+        let path = self
+            .root
+            .join(format!(".{id}.exec-{}.json", std::process::id()));
+        let json = serde_json::to_vec(&process)
+            .map_err(|e| RuntimeError::InvalidSpec(format!("exec process: {e}")))?;
+        fs::write(&path, json).map_err(|e| RuntimeError::io("write", &path, e))?;
         let tenant = self
             .builder(
                 id,
                 opts.console_socket.as_ref(),
                 opts.pid_file.as_ref(),
                 opts.preserve_fds,
+                seccomp,
             )?
             .as_tenant()
             // libcontainer takes a console socket only when detaching; the
             // process is our child either way, so a foreground exec with a
             // terminal is a "detached" one we wait for.
             .with_detach(opts.detach || (opts.tty && opts.console_socket.is_some()))
-            .with_process(generated.as_ref().or(opts.process.as_ref()));
+            .with_process(Some(&path));
         let built = tenant.build();
-        if let Some(path) = &generated {
-            let _ = fs::remove_file(path);
-        }
+        let _ = fs::remove_file(&path);
         let pid = built.map_err(|e| lc(id, e))?;
         if opts.detach {
             return Ok(None);
@@ -657,9 +665,12 @@ impl Runtime for Builtin {
 /// state of a fresh process, as crun and runc do: signals blocked or ignored
 /// by the caller would otherwise pass into the container through exec (Rust
 /// ignores SIGPIPE; the engine's monitor blocks the signals it reads from a
-/// signalfd, so a container's `trap … TERM` never ran).
+/// signalfd, so a container's `trap … TERM` never ran). For a container's
+/// init it also loads the precompiled seccomp filter (see `seccomp_load`).
 #[derive(Clone)]
-struct ResetSignals;
+struct ResetSignals {
+    seccomp: Option<SeccompLoad>,
+}
 
 impl libcontainer::workload::Executor for ResetSignals {
     fn exec(
@@ -667,6 +678,10 @@ impl libcontainer::workload::Executor for ResetSignals {
         spec: &oci_spec::runtime::Spec,
     ) -> std::result::Result<(), libcontainer::workload::ExecutorError> {
         reset_signals();
+        if let Some(load) = &self.seccomp {
+            load.apply()
+                .map_err(libcontainer::workload::ExecutorError::Other)?;
+        }
         libcontainer::workload::default::DefaultExecutor {}.exec(spec)
     }
 

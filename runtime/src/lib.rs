@@ -15,6 +15,7 @@ mod external;
 pub mod features;
 mod rlimits;
 pub mod rootless;
+mod seccomp_load;
 mod signals;
 pub mod spec;
 pub mod state;

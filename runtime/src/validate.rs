@@ -428,17 +428,16 @@ pub fn check_value(raw: &Value) -> Result<()> {
 }
 
 /// Checks a `process.json` given to `exec --process`.
-pub fn check_process_file(path: &Path) -> Result<()> {
+pub fn check_process_file(path: &Path) -> Result<oci_spec::runtime::Process> {
     let text = std::fs::read_to_string(path).map_err(|e| RuntimeError::io("read", path, e))?;
     let raw: Value = serde_json::from_str(&text).map_err(|e| {
         RuntimeError::InvalidSpec(format!("{}: not valid JSON: {e}", path.display()))
     })?;
     let wrapped = serde_json::json!({"ociVersion": "1.0.0", "process": raw});
     check_value(&wrapped)?;
-    serde_json::from_value::<oci_spec::runtime::Process>(wrapped["process"].clone()).map_err(
-        |e| RuntimeError::InvalidSpec(format!("{}: not an OCI process: {e}", path.display())),
-    )?;
-    Ok(())
+    serde_json::from_value::<oci_spec::runtime::Process>(wrapped["process"].clone()).map_err(|e| {
+        RuntimeError::InvalidSpec(format!("{}: not an OCI process: {e}", path.display()))
+    })
 }
 
 #[cfg(test)]

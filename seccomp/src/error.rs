@@ -66,3 +66,26 @@ fn field_prefix(field: &str) -> String {
         format!("field `{field}`: ")
     }
 }
+
+/// Compiling a profile to BPF failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CompileError {
+    /// libseccomp refused a step (e.g. `adding architecture SCMP_ARCH_X32`).
+    #[error("compiling the seccomp profile to BPF: {what}: {source}")]
+    Libseccomp {
+        /// The step that failed.
+        what: String,
+        /// libseccomp's error.
+        #[source]
+        source: libseccomp::error::SeccompError,
+    },
+    /// The scratch file the program is exported to.
+    #[error("compiling the seccomp profile to BPF: {what}: {source}")]
+    Io {
+        /// The step that failed.
+        what: &'static str,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}

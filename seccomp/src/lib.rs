@@ -13,6 +13,7 @@
 //! The result is an [`oci_spec::runtime::LinuxSeccomp`], ready for `config.json`.
 
 mod arch;
+pub mod bpf;
 mod default;
 mod error;
 mod profile;
@@ -23,7 +24,7 @@ use oci_spec::runtime::LinuxSeccomp;
 
 pub use arch::TargetArch;
 pub use default::{default_template, ALLOWED_SYSCALLS, EPERM_SYSCALLS};
-pub use error::SeccompError;
+pub use error::{CompileError, SeccompError};
 pub use profile::{
     normalize_cap, ArchMapEntry, Filter, KernelVersion, Profile, SyscallArg, SyscallRule,
     MAX_ARG_INDEX,
