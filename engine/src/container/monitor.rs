@@ -929,7 +929,8 @@ impl Monitor<'_> {
         if outcome.exit_code == 137 {
             outcome.oom_killed = self.oom_killed();
         }
-        if let Some(log) = &mut self.log {
+        // Durable logs as conmon keeps them; an --rm container's go away now.
+        if let Some(log) = self.log.as_mut().filter(|_| !self.cfg.auto_remove) {
             let _ = log.flush();
         }
         self.release();

@@ -130,6 +130,15 @@ pub(crate) fn open(path: &Path) -> StoreResult<Connection> {
         .map_err(err("setting synchronous"))?;
     conn.pragma_update(None, "foreign_keys", "ON")
         .map_err(err("enabling foreign keys"))?;
+    // The last connection to close would checkpoint and delete the WAL, and
+    // the next command create it again (a checkpoint, a file and a directory
+    // fsync per short-lived command). Writers still checkpoint every 1000
+    // pages (SQLite's auto-checkpoint), so the WAL stays small.
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+        true,
+    )
+    .map_err(err("keeping the WAL at close"))?;
     migrate(&conn, path)?;
     Ok(conn)
 }
