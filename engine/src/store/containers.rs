@@ -392,6 +392,25 @@ impl Store {
     }
 }
 
+/// Runs `f` with `synchronous=NORMAL`: in WAL mode the commit is not fsync'd
+/// (the next FULL commit or checkpoint makes it durable). For the run-time
+/// state of containers (status, pids, exit) and record removal: a host crash
+/// stops every container anyway, so losing the last such change is harmless,
+/// and the database itself stays consistent either way. Each start and exit
+/// paid a WAL fsync (~1.3 ms here) per change; records a user creates or
+/// renames keep FULL.
+fn runtime_durability<T>(
+    conn: &rusqlite::Connection,
+    f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    let result = f(conn);
+    let restored = conn.pragma_update(None, "synchronous", "FULL");
+    let value = result?;
+    restored?;
+    Ok(value)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -453,23 +472,4 @@ mod tests {
         assert!(!store.remove_container_record(&a).unwrap());
         assert_eq!(store.containers().unwrap().len(), 1);
     }
-}
-
-/// Runs `f` with `synchronous=NORMAL`: in WAL mode the commit is not fsync'd
-/// (the next FULL commit or checkpoint makes it durable). For the run-time
-/// state of containers (status, pids, exit) and record removal: a host crash
-/// stops every container anyway, so losing the last such change is harmless,
-/// and the database itself stays consistent either way. Each start and exit
-/// paid a WAL fsync (~1.3 ms here) per change; records a user creates or
-/// renames keep FULL.
-fn runtime_durability<T>(
-    conn: &rusqlite::Connection,
-    f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
-) -> rusqlite::Result<T> {
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
-    let result = f(conn);
-    let restored = conn.pragma_update(None, "synchronous", "FULL");
-    let value = result?;
-    restored?;
-    Ok(value)
 }
