@@ -308,6 +308,8 @@ mod tests {
             .expect("nsenter");
         remove_netns(&path).expect("remove");
         remove_netns(&plain).expect("remove");
+        // create_netns made the directory a shared mount point of itself.
+        let _ = umount2(dir.path(), MntFlags::MNT_DETACH);
         // /sys shows the namespace sysfs was mounted in; ask the kernel via ip.
         let up = |o: &[u8]| String::from_utf8_lossy(o).contains("<LOOPBACK,UP,");
         assert!(up(&out.stdout), "{}", String::from_utf8_lossy(&out.stdout));

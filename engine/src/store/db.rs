@@ -111,15 +111,15 @@ pub(crate) fn open(path: &Path) -> StoreResult<Connection> {
             source,
         }
     };
-    let conn = Connection::open_with_flags(
+    let mut conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(err("opening"))?;
-    conn.busy_timeout(BUSY_TIMEOUT)
-        .map_err(err("setting busy timeout"))?;
+    conn.busy_handler(Some(wait_for_writer))
+        .map_err(err("setting busy handler"))?;
     let mode = enable_wal(&conn).map_err(err("enabling WAL"))?;
     if !mode.eq_ignore_ascii_case("wal") {
         tracing::warn!(db = %path.display(), mode, "SQLite refused WAL journal mode");
@@ -141,6 +141,23 @@ pub(crate) fn open(path: &Path) -> StoreResult<Connection> {
     .map_err(err("keeping the WAL at close"))?;
     migrate(&conn, path)?;
     Ok(conn)
+}
+
+/// Poll interval of [`wait_for_writer`].
+const BUSY_POLL: Duration = Duration::from_micros(500);
+
+/// SQLite's busy handler: called with the number of earlier calls while
+/// another connection holds the write lock; true = try again. SQLite's own
+/// timeout handler sleeps 1, 2, 5, 10 … 100 ms between tries, so under 16
+/// concurrent `run`s a writer slept for tens of ms after the lock was free;
+/// write transactions here last well under a millisecond, so poll often.
+fn wait_for_writer(calls: i32) -> bool {
+    let waited = BUSY_POLL * u32::try_from(calls).unwrap_or(u32::MAX);
+    if waited >= BUSY_TIMEOUT {
+        return false;
+    }
+    std::thread::sleep(BUSY_POLL);
+    true
 }
 
 /// Switches to WAL. Two processes opening a new database at once both ask for

@@ -195,6 +195,22 @@ impl Drop for Prs {
     fn drop(&mut self) {
         // Never leave containers running after a failed test.
         let _ = self.run(&["rm", "-a", "-f", "-t", "0"]);
+        // The engine keeps <runroot>/netns a shared mount point (as Podman
+        // keeps its netns directory): unmount it and anything else left
+        // under the directory, or the temp dir cannot go and every later
+        // mountinfo read on the host walks the leftovers.
+        let dir = self.dir.path().display().to_string();
+        if let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") {
+            let mut left: Vec<&str> = info
+                .lines()
+                .filter_map(|l| l.split(' ').nth(4))
+                .filter(|m| m.starts_with(&dir))
+                .collect();
+            left.sort_unstable_by(|a, b| b.len().cmp(&a.len()));
+            for m in left {
+                let _ = Command::new("umount").arg("-l").arg(m).status();
+            }
+        }
     }
 }
 

@@ -135,7 +135,12 @@ impl Syscalls for RealSyscalls {
     }
 
     fn mountinfo(&self) -> std::io::Result<Vec<u8>> {
-        std::fs::read("/proc/self/mountinfo")
+        // /proc files report size 0, so fs::read starts with 32-byte reads;
+        // each read(2) of mountinfo walks the mount list again. Big reads.
+        use std::io::Read;
+        let mut buf = Vec::with_capacity(64 << 10);
+        std::fs::File::open("/proc/self/mountinfo")?.read_to_end(&mut buf)?;
+        Ok(buf)
     }
 
     fn page_size(&self) -> usize {
