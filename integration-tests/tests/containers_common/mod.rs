@@ -206,7 +206,7 @@ impl Drop for Prs {
                 .filter_map(|l| l.split(' ').nth(4))
                 .filter(|m| m.starts_with(&dir))
                 .collect();
-            left.sort_unstable_by(|a, b| b.len().cmp(&a.len()));
+            left.sort_unstable_by_key(|m| std::cmp::Reverse(m.len()));
             for m in left {
                 let _ = Command::new("umount").arg("-l").arg(m).status();
             }
