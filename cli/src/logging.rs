@@ -30,7 +30,24 @@ pub fn init_engine(level: &str) {
     init_with(level, None, LogFormat::Text, true);
 }
 
+/// The container monitor's logging: its stderr (monitor.log) through a
+/// duplicate descriptor. The runtime's container processes are forked from
+/// the monitor and point fds 0-2 at the container's stdio before they log:
+/// through fd 2 their debug lines ended up in the container's output and log.
+pub fn init_monitor(level: &str) {
+    use std::os::fd::AsFd;
+    match std::io::stderr().as_fd().try_clone_to_owned() {
+        Ok(fd) => install(level, Some(std::fs::File::from(fd)), LogFormat::Text, true),
+        Err(_) => init_engine(level),
+    }
+}
+
 fn init_with(level: &str, file: Option<&Path>, format: LogFormat, engine: bool) {
+    let file = file.and_then(|p| OpenOptions::new().create(true).append(true).open(p).ok());
+    install(level, file, format, engine);
+}
+
+fn install(level: &str, file: Option<std::fs::File>, format: LogFormat, engine: bool) {
     let level: LevelFilter = level.parse().unwrap_or(LevelFilter::WARN);
     // libcgroups warns about every v1 controller the host lacks: keep that for debug.
     let lib_level = if level >= LevelFilter::DEBUG {
@@ -44,7 +61,6 @@ fn init_with(level: &str, file: Option<&Path>, format: LogFormat, engine: bool) 
     if engine && level < LevelFilter::DEBUG {
         filter = filter.with_target("libcontainer", LevelFilter::OFF);
     }
-    let file = file.and_then(|p| OpenOptions::new().create(true).append(true).open(p).ok());
     let registry = tracing_subscriber::registry().with(filter);
     let result = match (file, format) {
         (Some(f), LogFormat::Json) => registry

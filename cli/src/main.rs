@@ -150,7 +150,9 @@ fn main() -> ExitCode {
         }
     };
     let is_runtime = matches!(cli.command, Command::Runtime(_));
-    if !is_runtime {
+    if matches!(cli.command, Command::ContainerMonitor(_)) {
+        logging::init_monitor(&cli.log_level);
+    } else if !is_runtime {
         logging::init_engine(&cli.log_level);
         // Container monitors are started by the engine from this binary:
         // they log at the caller's level (set before any thread exists).
