@@ -149,6 +149,13 @@ out="$("${PD[@]}" run --rm "${PD_RUN[@]}" "$IMAGE" echo ok 2>&1)" ||
 # config.json is copied for the crun bundle, and the monitor's (podman-rs) or
 # conmon's (Podman) VmHWM is read every 0.1 s until the process is gone; the
 # last value read is its peak RSS.
+# private_kib PID : the process's dirty private memory (KiB, Private_Dirty of
+# smaps_rollup: heap, stacks, written data), what one more container costs;
+# VmHWM also counts the clean pages of the binary and libraries, shared by
+# every instance (12 MiB of podman-rs's 13 MiB).
+private_kib() {
+    awk '/^Private_Dirty:/ { kb += $2 } END { print kb + 0 }' "/proc/$1/smaps_rollup" 2>/dev/null || echo NA
+}
 # vmhwm_until_exit PID : prints the last VmHWM (KiB) of PID.
 vmhwm_until_exit() {
     local pid="$1" kb="" v n
@@ -176,12 +183,14 @@ cp "$cfg" "$BUNDLE/config.json"
 for src in $(jq -r --arg w "$WORK/" '.mounts[].source | select(startswith($w))' "$BUNDLE/config.json"); do
     cp "$src" "$BUNDLE/files/"
 done
+PRIV_MONITOR="$(private_kib "$MON_PID")"
 RSS_MONITOR="$(vmhwm_until_exit "$MON_PID")"
 "${PR[@]}" wait "$id" >/dev/null 2>&1 || true
 "${PR[@]}" rm -f "$id" >/dev/null
 
 id="$("${PD[@]}" run -d "${PD_RUN[@]}" "$IMAGE" sleep 2)"
 CONMON_PID="$("${PD[@]}" inspect --format '{{.State.ConmonPid}}' "$id")"
+PRIV_CONMON="$(private_kib "$CONMON_PID")"
 RSS_CONMON="$(vmhwm_until_exit "$CONMON_PID")"
 "${PD[@]}" rm -f -t 0 "$id" >/dev/null
 
@@ -373,7 +382,7 @@ goal() { if awk "BEGIN { exit !($1) }"; then echo met; else echo "NOT met"; fi; 
     printf '   %-32s %10s\n' 'crun run' "$RSS_RUN_CRUN"
     printf '   %-32s %10s\n' "podman-rs ps -a ($PS_N_PR ctrs)" "$RSS_PS_PR"
     printf '   %-32s %10s\n' "podman ps -a ($PS_N_PD ctrs)" "$RSS_PS_PD"
-    printf '   %-32s %10s\n' 'podman-rs container monitor' "$RSS_MONITOR"
-    printf '   %-32s %10s\n' 'podman conmon' "$RSS_CONMON"
+    printf '   %-32s %10s   private dirty %s\n' 'podman-rs container monitor' "$RSS_MONITOR" "$PRIV_MONITOR"
+    printf '   %-32s %10s   private dirty %s\n' 'podman conmon' "$RSS_CONMON" "$PRIV_CONMON"
 } | tee "$OUT"
 echo "results: $OUT"
