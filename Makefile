@@ -33,11 +33,12 @@ RELEASE_BIN := $(CARGO_TARGET_DIR)/$(RELEASE_TARGET)/release/podman-rs
 #  passwd util-linux            useradd and runuser for the rootless tests
 #  docker-registry skopeo openssl  a registry on loopback, pushing test images to it, its TLS CA
 #  curl python3                 the demo and bench scripts (registry readiness, a free port)
+#  slirp4netns                  --network slirp4netns (rootless networking) and its tests
 #  podman crun runc             the oracle engine (it runs containers through podman-rs in a
 #                               test) and the runtimes podman-rs is compared with
 DEB_PKGS := libseccomp-dev pkg-config busybox-static file uidmap golang-github-containers-common \
             procps passwd util-linux jq podman crun runc docker-registry skopeo openssl \
-            curl python3
+            curl python3 slirp4netns
 
 .PHONY: all deps host-setup build release demo test unit e2e lint fmt bench bench-pull bench-containers
 

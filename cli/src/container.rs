@@ -138,9 +138,13 @@ pub struct CreateFlags {
     pub log_opt: Vec<String>,
     /// Connect a container to a network: none, host, private (default: a
     /// private network namespace with only loopback, until bridge
-    /// networking exists), container:ID, ns:PATH
+    /// networking exists), slirp4netns[:OPTIONS], container:ID, ns:PATH
     #[arg(long, alias = "net")]
     pub network: Option<String>,
+    /// Publish a container's port to the host, [[IP:][HOSTPORT]:]PORT[/PROTO]
+    /// (forwarded with --network slirp4netns)
+    #[arg(short = 'p', long)]
+    pub publish: Vec<String>,
     /// Set custom DNS servers
     #[arg(long)]
     pub dns: Vec<String>,
@@ -582,6 +586,7 @@ fn create_options(f: &CreateFlags) -> CreateOptions {
         log_driver: f.log_driver.clone(),
         log_opts: f.log_opt.clone(),
         network: f.network.clone(),
+        publish: f.publish.clone(),
         dns: f.dns.clone(),
         dns_search: f.dns_search.clone(),
         dns_option: f.dns_option.clone(),
@@ -1565,15 +1570,58 @@ pub fn prune(a: PruneArgs, storage: &StorageOptions) -> ExitCode {
     }
 }
 
-/// `podman-rs port`: no published ports exist before bridge networking.
+/// `podman-rs port CONTAINER [PRIVATE_PORT[/PROTO]]` / `port --all`: the
+/// published ports as Podman prints them (`80/tcp -> 0.0.0.0:8080`; with
+/// a port given, only `0.0.0.0:8080`; with --all, each container's id first).
 pub fn port(a: NamesArgs, storage: &StorageOptions) -> ExitCode {
-    let (engine, t) = match open_targets(storage, &a.names, a.all, false, false) {
+    let (names, filter) = if !a.all && a.names.len() == 2 {
+        (vec![a.names[0].clone()], Some(a.names[1].clone()))
+    } else {
+        (a.names.clone(), None)
+    };
+    let filter = filter.map(|f| {
+        if f.contains('/') {
+            f
+        } else {
+            format!("{f}/tcp")
+        }
+    });
+    let (engine, t) = match open_targets(storage, &names, a.all, false, false) {
         Ok(x) => x,
         Err(c) => return c,
     };
     for n in &t {
-        if let Err(e) = engine.container_id(n) {
-            return fail_container(&e);
+        let v = match engine.container_inspect(n, false) {
+            Ok(v) => v,
+            Err(e) => return fail_container(&e),
+        };
+        let ports = v["HostConfig"]["PortBindings"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        // --all prefixes each line with the short id and a tab.
+        let prefix = if a.all {
+            let id = v["Id"].as_str().unwrap_or_default();
+            format!("{}\t", &id[..id.len().min(12)])
+        } else {
+            String::new()
+        };
+        for (key, binds) in &ports {
+            if filter.as_ref().is_some_and(|f| f != key) {
+                continue;
+            }
+            for b in binds.as_array().into_iter().flatten() {
+                let ip = match b["HostIp"].as_str().unwrap_or_default() {
+                    "" => "0.0.0.0",
+                    ip => ip,
+                };
+                let host = format!("{ip}:{}", b["HostPort"].as_str().unwrap_or_default());
+                if filter.is_some() {
+                    println!("{prefix}{host}");
+                } else {
+                    println!("{prefix}{key} -> {host}");
+                }
+            }
         }
     }
     ExitCode::SUCCESS

@@ -784,3 +784,134 @@ fn seccomp_and_capabilities_like_podman() {
     env.prs.ok(&["rm", "-f", "-t", "0", "sc"]);
     assert_eq!(ours, theirs, "exec: status and results as podman");
 }
+
+/// `--network slirp4netns`: tap0 at 10.0.2.100, slirp's DNS first in
+/// resolv.conf, the host reachable at 10.0.2.2 with allow_host_loopback,
+/// `-p` forwarded from the host through slirp4netns's API, `port` as
+/// Podman prints it, and nothing (no slirp4netns process) left after rm.
+#[test]
+fn slirp4netns_network_and_published_ports() {
+    use std::io::{Read, Write};
+    let env = Env::new();
+    let p = &env.prs;
+    let img = env.image.as_str();
+    let out = p.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "slirp4netns",
+        img,
+        "sh",
+        "-c",
+        "ip -4 addr show tap0; head -1 /etc/resolv.conf; ip route",
+    ]);
+    assert!(out.contains("inet 10.0.2.100/24"), "{out}");
+    assert!(out.contains("nameserver 10.0.2.3\n"), "{out}");
+    assert!(out.contains("default via 10.0.2.2 dev tap0"), "{out}");
+
+    // The host, through slirp's gateway address.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+    let hport = listener.local_addr().expect("addr").port();
+    let server = std::thread::spawn(move || {
+        if let Ok((mut s, _)) = listener.accept() {
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 9\r\n\r\nfrom-host");
+        }
+    });
+    let url = format!("http://10.0.2.2:{hport}/");
+    let out = p.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "slirp4netns:allow_host_loopback=true",
+        img,
+        "wget",
+        "-q",
+        "-O",
+        "-",
+        &url,
+    ]);
+    assert_eq!(out, "from-host");
+    server.join().expect("server");
+
+    // -p: a fixed and a random host port.
+    let free = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+    let fixed = free.local_addr().expect("addr").port();
+    drop(free);
+    let publish = format!("{fixed}:80");
+    p.ok(&[
+        "run", "-d", "--name", "web", "--network", "slirp4netns", "-p", &publish, "-p",
+        "127.0.0.1::81", img, "sh", "-c",
+        "mkdir -p /www && echo hello-from-ctr > /www/index.html && exec busybox httpd -f -p 80 -h /www",
+    ]);
+    let ports = p.ok(&["port", "web"]);
+    let lines: Vec<&str> = ports.lines().collect();
+    assert_eq!(lines.len(), 2, "{ports}");
+    assert_eq!(lines[0], format!("80/tcp -> 0.0.0.0:{fixed}"));
+    assert!(lines[1].starts_with("81/tcp -> 127.0.0.1:"), "{ports}");
+    assert_eq!(
+        p.ok(&["port", "web", "80"]).trim(),
+        format!("0.0.0.0:{fixed}")
+    );
+    let mut body = String::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", fixed)) {
+            let _ = s.write_all(b"GET / HTTP/1.0\r\n\r\n");
+            body.clear();
+            let _ = s.read_to_string(&mut body);
+            if body.contains("hello-from-ctr") {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(body.contains("hello-from-ctr"), "forwarded port: {body:?}");
+    let id = p.inspect("web", "{{.Id}}");
+    assert_eq!(
+        p.inspect("web", "{{.HostConfig.NetworkMode}}"),
+        "slirp4netns"
+    );
+    p.ok(&["rm", "-f", "-t", "0", "web"]);
+    let netns = p.runroot().join("netns").join(&id);
+    let slirps = Command::new("pgrep")
+        .args(["-f", &format!("slirp4netns.*{}", netns.display())])
+        .output()
+        .expect("pgrep");
+    assert!(
+        slirps.stdout.is_empty(),
+        "slirp4netns left running: {slirps:?}"
+    );
+
+    // Modes that cannot publish drop -p with Podman's warning.
+    let o = p.run(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-p",
+        "8080:80",
+        img,
+        "true",
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(text(&o).1.contains(
+        "Port mappings have been discarded as one of the Host, Container, Pod, and None network modes are in use"
+    ));
+    // Bad values: Podman's wording, exit 125, no record.
+    let o = p.run(&["run", "--rm", "-p", "abc", img, "true"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(text(&o).1.contains(
+        "parsing container port: invalid port number: strconv.Atoi: parsing \"abc\": invalid syntax"
+    ), "{:?}", text(&o));
+    let o = p.run(&["run", "--rm", "-p", "70000:80", img, "true"]);
+    assert!(
+        text(&o).1.contains(
+            "parsing host port: port numbers must be between 1 and 65535 (inclusive), got 70000"
+        ),
+        "{:?}",
+        text(&o)
+    );
+    assert_eq!(p.ok(&["ps", "-a", "-q"]).trim(), "");
+}

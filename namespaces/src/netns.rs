@@ -250,6 +250,31 @@ pub fn remove_netns(path: impl AsRef<Path>) -> Result<()> {
     Ok(())
 }
 
+/// Makes `cmd` start in a mount namespace of its own whose mounts are all
+/// private. For helpers that rearrange mounts in a namespace they create
+/// from ours (slirp4netns `--enable-sandbox`): with the shared mount points
+/// the netns directories are, their unmounts would propagate back and take
+/// the namespace files away. Podman starts slirp4netns the same way.
+pub fn spawn_in_private_mount_ns(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the forked child before exec and only
+    // makes two system calls (unshare, mount with static arguments); it
+    // touches no locks or allocations shared with the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)?;
+            mount(
+                None::<&str>,
+                "/",
+                None::<&str>,
+                MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+                None::<&str>,
+            )?;
+            Ok(())
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -63,6 +63,9 @@ pub struct ContainerConfig {
     /// Log driver and options.
     pub log: LogConfig,
     pub network: NetworkMode,
+    /// `-p/--publish`: forwarded by slirp4netns (other modes drop them, as
+    /// Podman does, with a warning at create).
+    pub ports: Vec<PortMapping>,
     /// `--dns`, `--dns-search`, `--dns-option`: empty = copy the host's
     /// /etc/resolv.conf (minus localhost nameservers when the container has
     /// its own network namespace, as Podman does).
@@ -157,6 +160,23 @@ pub enum NetworkMode {
     Container(String),
     /// `ns:PATH`: a network namespace file.
     Path(PathBuf),
+    /// `slirp4netns[:OPTIONS]`: a new network namespace connected to the
+    /// host's network by a user-mode slirp4netns process (what rootless
+    /// Podman uses); OPTIONS as Podman's (`allow_host_loopback=true`,
+    /// `cidr=…`, `mtu=…`, `enable_ipv6=false`, `outbound_addr=…`).
+    Slirp4netns(Vec<String>),
+}
+
+/// One `-p/--publish` mapping.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PortMapping {
+    /// Empty = all addresses.
+    pub host_ip: String,
+    pub host_port: u16,
+    pub container_port: u16,
+    /// "tcp" or "udp".
+    pub protocol: String,
 }
 
 /// One mount requested by the user.

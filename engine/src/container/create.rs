@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::config::{
-    ContainerConfig, ImageRuntimeConfig, LogConfig, Mount, NetworkMode, RestartPolicy,
+    ContainerConfig, ImageRuntimeConfig, LogConfig, Mount, NetworkMode, PortMapping, RestartPolicy,
     SecurityConfig, Ulimit,
 };
 use super::error::ContainerError;
@@ -173,10 +173,111 @@ pub fn parse_ulimit(s: &str) -> Result<Ulimit, ContainerError> {
     })
 }
 
+/// Parses `-p/--publish` values: `[[IP:][HOSTPORT]:]CONTAINERPORT[/PROTO]`,
+/// ports or equal-length ranges (`8080-8081:80-81`). A missing host port
+/// gets a free one now, as Podman picks one for the container.
+pub fn parse_publish(values: &[String]) -> Result<Vec<PortMapping>, ContainerError> {
+    let mut out = Vec::new();
+    for v in values {
+        let (spec, proto) = match v.rsplit_once('/') {
+            Some((s, p)) => (s, p),
+            None => (v.as_str(), "tcp"),
+        };
+        if !matches!(proto, "tcp" | "udp") {
+            return Err(invalid(format!(
+                "invalid protocol {proto:?} in port mapping {v:?}: tcp or udp"
+            )));
+        }
+        // An IPv6 host address is written in brackets: [::1]:8080:80.
+        let (ip, rest) = match spec.strip_prefix('[').and_then(|r| r.split_once("]:")) {
+            Some((ip, rest)) => (ip.to_string(), rest.to_string()),
+            None => {
+                let parts: Vec<&str> = spec.split(':').collect();
+                match parts.len() {
+                    1 | 2 => (String::new(), spec.to_string()),
+                    3 => (parts[0].to_string(), format!("{}:{}", parts[1], parts[2])),
+                    _ => return Err(invalid(format!("invalid port format {v:?}"))),
+                }
+            }
+        };
+        if !ip.is_empty() && ip.parse::<std::net::IpAddr>().is_err() {
+            return Err(invalid(format!(
+                "invalid IP address {ip:?} in port mapping {v:?}"
+            )));
+        }
+        let (host, ctr) = match rest.split_once(':') {
+            Some((h, c)) => (h, c),
+            None => ("", rest.as_str()),
+        };
+        // Podman's wording (Go's strconv errors included).
+        let range = |s: &str, what: &str| -> Result<(u16, u16), ContainerError> {
+            let num = |n: &str| -> Result<u16, ContainerError> {
+                let v: u64 = n.parse().map_err(|_| {
+                    invalid(format!(
+                        "parsing {what} port: invalid port number: strconv.Atoi: parsing {n:?}: invalid syntax"
+                    ))
+                })?;
+                u16::try_from(v).ok().filter(|v| *v > 0).ok_or_else(|| {
+                    invalid(format!(
+                        "parsing {what} port: port numbers must be between 1 and 65535 (inclusive), got {v}"
+                    ))
+                })
+            };
+            match s.split_once('-') {
+                Some((a, b)) => {
+                    let (a, b) = (num(a)?, num(b)?);
+                    if b < a {
+                        return Err(invalid(format!(
+                            "parsing {what} port: invalid port range {s:?}: the end is below the start"
+                        )));
+                    }
+                    Ok((a, b))
+                }
+                None => num(s).map(|n| (n, n)),
+            }
+        };
+        let (c0, c1) = range(ctr, "container")?;
+        let hosts = if host.is_empty() {
+            (c0..=c1)
+                .map(|_| free_port(proto))
+                .collect::<Result<Vec<u16>, ContainerError>>()?
+        } else {
+            let (h0, h1) = range(host, "host")?;
+            if h1 - h0 != c1 - c0 {
+                return Err(invalid(format!(
+                    "host and container port ranges of {v:?} differ in size"
+                )));
+            }
+            (h0..=h1).collect()
+        };
+        for (h, c) in hosts.into_iter().zip(c0..=c1) {
+            out.push(PortMapping {
+                host_ip: ip.clone(),
+                host_port: h,
+                container_port: c,
+                protocol: proto.to_string(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// A port the kernel says is free now.
+fn free_port(proto: &str) -> Result<u16, ContainerError> {
+    let port = if proto == "udp" {
+        std::net::UdpSocket::bind("0.0.0.0:0").and_then(|s| s.local_addr())
+    } else {
+        std::net::TcpListener::bind("0.0.0.0:0").and_then(|s| s.local_addr())
+    };
+    port.map(|a| a.port())
+        .map_err(|e| ContainerError::Other(format!("finding a free host port: {e}")))
+}
+
 /// Parses `--network` (the modes that exist before bridge networking).
 pub fn parse_network(s: &str) -> Result<NetworkMode, ContainerError> {
     match s {
         "" | "private" => Ok(NetworkMode::Private),
+        "slirp4netns" => Ok(NetworkMode::Slirp4netns(Vec::new())),
         "none" => Ok(NetworkMode::None),
         "host" => Ok(NetworkMode::Host),
         _ => {
@@ -187,6 +288,10 @@ pub fn parse_network(s: &str) -> Result<NetworkMode, ContainerError> {
                     ));
                 }
                 Ok(NetworkMode::Container(c.into()))
+            } else if let Some(o) = s.strip_prefix("slirp4netns:") {
+                let opts: Vec<String> = o.split(',').map(str::to_string).collect();
+                super::slirp::parse_options(&opts).map_err(invalid)?;
+                Ok(NetworkMode::Slirp4netns(opts))
             } else if let Some(p) = s.strip_prefix("ns:") {
                 if !p.starts_with('/') {
                     return Err(invalid(format!(
@@ -196,7 +301,7 @@ pub fn parse_network(s: &str) -> Result<NetworkMode, ContainerError> {
                 Ok(NetworkMode::Path(PathBuf::from(p)))
             } else {
                 Err(invalid(format!(
-                    "network {s:?}: only none, host, private, container:ID and ns:PATH are supported until bridge networking exists"
+                    "network {s:?}: only none, host, private, slirp4netns, container:ID and ns:PATH are supported until bridge networking exists"
                 )))
             }
         }
@@ -463,6 +568,7 @@ pub fn build_config(
     cfg.stdin = opts.interactive;
     cfg.log = parse_log(opts)?;
     cfg.network = parse_network(opts.network.as_deref().unwrap_or(""))?;
+    cfg.ports = parse_publish(&opts.publish)?;
     cfg.dns_servers = opts.dns.clone();
     cfg.dns_search = opts.dns_search.clone();
     cfg.dns_options = opts.dns_option.clone();

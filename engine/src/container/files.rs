@@ -579,8 +579,13 @@ pub fn write_container_files(
                 if !cfg.name.is_empty() && cfg.name != hostname {
                     names.push(cfg.name.clone());
                 }
+                // slirp4netns gives the container an address of its own.
+                let ip = match cfg.network {
+                    NetworkMode::Slirp4netns(_) => super::slirp::CONTAINER_IP,
+                    _ => "127.0.0.1",
+                };
                 vec![HostEntry {
-                    ip: "127.0.0.1".into(),
+                    ip: ip.into(),
                     names,
                 }]
             }
@@ -594,9 +599,22 @@ pub fn write_container_files(
         write_atomic(&paths.userdata.join(HOSTS_FILE), content.as_bytes())?;
     }
     if plan.resolv_conf {
+        // slirp4netns's DNS forwarder first, as Podman lists it.
+        let mut servers = cfg.dns_servers.clone();
+        if matches!(cfg.network, NetworkMode::Slirp4netns(_)) && servers.is_empty() {
+            let host_servers = host
+                .resolv_conf
+                .lines()
+                .filter_map(|l| l.trim().strip_prefix("nameserver"))
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.starts_with("127.") && s != "::1");
+            servers = std::iter::once(super::slirp::DNS_IP.to_string())
+                .chain(host_servers)
+                .collect();
+        }
         let content = resolv_conf_content(
             &host.resolv_conf,
-            &cfg.dns_servers,
+            &servers,
             &cfg.dns_search,
             &cfg.dns_options,
             cfg.network == NetworkMode::Host,

@@ -134,7 +134,21 @@ pub fn inspect_json(
         NetworkMode::Host => "host".into(),
         NetworkMode::Container(c) => format!("container:{c}"),
         NetworkMode::Path(p) => format!("ns:{}", p.display()),
+        NetworkMode::Slirp4netns(_) => "slirp4netns".into(),
     };
+    // Podman's shape: {"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}.
+    let mut ports = serde_json::Map::new();
+    for p in &cfg.ports {
+        let key = format!("{}/{}", p.container_port, p.protocol);
+        let entry = json!({"HostIp": p.host_ip, "HostPort": p.host_port.to_string()});
+        match ports.get_mut(&key).and_then(Value::as_array_mut) {
+            Some(list) => list.push(entry),
+            None => {
+                ports.insert(key, json!([entry]));
+            }
+        }
+    }
+    let ports = Value::Object(ports);
     let mounts: Vec<Value> = cfg
         .mounts
         .iter()
@@ -224,7 +238,7 @@ pub fn inspect_json(
             "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0,
             "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
             "MacAddress": "", "Bridge": "", "SandboxID": "", "HairpinMode": false,
-            "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "Ports": {},
+            "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "Ports": ports.clone(),
             "SandboxKey": if running && matches!(cfg.network, NetworkMode::Private | NetworkMode::None) {
                 layout.netns_dir().join(id).display().to_string()
             } else { String::new() },
@@ -279,7 +293,7 @@ pub fn inspect_json(
                 "Size": if cfg.log.max_size == 0 { "0B".to_string() } else { format!("{}B", cfg.log.max_size) },
             },
             "NetworkMode": network_mode,
-            "PortBindings": {},
+            "PortBindings": ports,
             "RestartPolicy": {"Name": cfg.restart.name, "MaximumRetryCount": cfg.restart.max_retries},
             "AutoRemove": cfg.auto_remove,
             "CapAdd": cfg.security.cap_add,

@@ -84,6 +84,12 @@ impl Layout {
         self.runroot.join("s").join(id)
     }
 
+    /// slirp4netns's API socket (`--network slirp4netns` with `-p`), next to
+    /// the attach socket for the same 108-byte limit.
+    pub fn slirp_socket(&self, id: &str) -> PathBuf {
+        self.runroot.join("s").join(format!("{id}.net"))
+    }
+
     /// The socket the runtime sends a `-t` container's pty master over
     /// (next to the attach socket: a path under `run_dir` would pass the
     /// 108-byte limit with a run root of more than ~15 bytes).

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use super::attach;
-use super::config::{ContainerConfig, ImageRuntimeConfig, RootfsSource};
+use super::config::{ContainerConfig, ImageRuntimeConfig, NetworkMode, RootfsSource};
 use super::create::{build_config, check_name, random_id, random_name};
 use super::engine::{ContainerEngine, ContainerResult, ExecEnd};
 use super::error::ContainerError;
@@ -552,6 +552,29 @@ impl ContainerEngine for LocalEngine {
         };
         tracing::debug!("create: image resolved");
         let mut cfg = build_config(opts, &image_cfg)?;
+        let mut warnings = Vec::new();
+        if !cfg.ports.is_empty() {
+            match cfg.network {
+                NetworkMode::Slirp4netns(_) => {}
+                NetworkMode::Private => {
+                    cfg.ports.clear();
+                    warnings.push(
+                        "Port mappings have been discarded: the default network is a private \
+                         namespace with loopback only until bridge networking exists; use \
+                         --network slirp4netns to publish ports"
+                            .to_string(),
+                    );
+                }
+                _ => {
+                    cfg.ports.clear();
+                    warnings.push(
+                        "Port mappings have been discarded as one of the Host, Container, Pod, \
+                         and None network modes are in use"
+                            .to_string(),
+                    );
+                }
+            }
+        }
         cfg.id = random_id()?;
         cfg.name = name;
         cfg.rootfs = rootfs;
@@ -593,7 +616,7 @@ impl ContainerEngine for LocalEngine {
         }
         Ok(CreateReport {
             id: cfg.id,
-            warnings: Vec::new(),
+            warnings,
         })
     }
 

@@ -15,6 +15,7 @@ pub mod logs;
 pub mod monitor;
 pub mod options;
 pub mod rootfs;
+pub mod slirp;
 pub mod spec;
 
 pub use config::{

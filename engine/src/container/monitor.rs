@@ -180,6 +180,7 @@ pub fn run(store: &Store, layout: &Layout, opts: &MonitorOptions) -> i32 {
             driver: opts.driver.clone(),
             runtime: None,
             netns: None,
+            slirp: None,
             clients: Vec::new(),
             listener: None,
             log: None,
@@ -331,6 +332,8 @@ struct Monitor<'a> {
     driver: String,
     runtime: Option<Box<dyn Runtime>>,
     netns: Option<PathBuf>,
+    /// slirp4netns serving the container's network namespace.
+    slirp: Option<super::slirp::Slirp>,
     clients: Vec<Client>,
     listener: Option<UnixListener>,
     log: Option<LogWriter>,
@@ -392,7 +395,7 @@ impl Monitor<'_> {
         tracing::debug!("monitor {id}: rootfs mounted");
         self.update(|st| st.mounted = true);
         self.netns = match &self.cfg.network {
-            NetworkMode::Private | NetworkMode::None => {
+            NetworkMode::Private | NetworkMode::None | NetworkMode::Slirp4netns(_) => {
                 let dir = self.layout.netns_dir();
                 let path = dir.join(&id);
                 // A leftover of a crashed monitor is reused if still mounted.
@@ -424,6 +427,16 @@ impl Monitor<'_> {
             // runtime::exe_guard); the spec binds it read-only.
             init_binary: self.cfg.init.then(own_binary).flatten(),
         };
+        if let (NetworkMode::Slirp4netns(opts), Some(ns)) = (&self.cfg.network, &self.netns) {
+            let opts = super::slirp::parse_options(opts).map_err(ContainerError::Other)?;
+            self.slirp = Some(super::slirp::start(
+                ns,
+                &opts,
+                &self.cfg.ports,
+                &self.layout.run_dir(&id),
+                &self.layout.slirp_socket(&id),
+            )?);
+        }
         tracing::debug!("monitor {id}: network namespace ready");
         let host = super::spec::HostInfo::detect();
         super::files::write_container_files(&self.cfg, &paths, &host)
@@ -1003,8 +1016,15 @@ impl Monitor<'_> {
         } else {
             let _ = runtime_for(self.layout, &self.cfg).delete(&id, true);
         }
+        if let Some(mut slirp) = self.slirp.take() {
+            slirp.stop();
+            let _ = fs::remove_file(self.layout.slirp_socket(&id));
+        }
         if let Some(ns) = self.netns.take() {
-            if matches!(self.cfg.network, NetworkMode::Private | NetworkMode::None) {
+            if matches!(
+                self.cfg.network,
+                NetworkMode::Private | NetworkMode::None | NetworkMode::Slirp4netns(_)
+            ) {
                 if let Err(e) = podman_rs_namespaces::remove_netns(&ns) {
                     tracing::warn!("container {id}: removing netns: {e}");
                 }

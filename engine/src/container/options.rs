@@ -42,6 +42,8 @@ pub struct CreateOptions {
     pub log_driver: Option<String>,
     pub log_opts: Vec<String>,
     pub network: Option<String>,
+    /// `-p/--publish`.
+    pub publish: Vec<String>,
     pub dns: Vec<String>,
     pub dns_search: Vec<String>,
     pub dns_option: Vec<String>,
