@@ -56,6 +56,11 @@ pub enum ContainerError {
     #[error("{0}: OCI runtime attempted to invoke a command that was not found")]
     CommandNotFound(String),
 
+    /// A failure reported with its exit code by another process (the
+    /// monitor): 126 for a command or network that cannot be set up, 127.
+    #[error("{msg}")]
+    Failed { code: u8, msg: String },
+
     /// Anything else, already worded.
     #[error("{0}")]
     Other(String),
@@ -92,6 +97,7 @@ impl ContainerError {
         match self {
             ContainerError::CannotInvoke(_) => 126,
             ContainerError::CommandNotFound(_) => 127,
+            ContainerError::Failed { code, .. } => *code,
             _ => 125,
         }
     }

@@ -215,12 +215,10 @@ impl LocalEngine {
                 break;
             } else if let Some(rest) = line.strip_prefix("error ") {
                 let (code, msg) = rest.split_once(' ').unwrap_or((rest, ""));
-                // The monitor sends the 126/127 detail without the suffix
-                // the variants add.
+                // The monitor sends the final text; the code stays its own.
                 let msg = msg.to_string();
-                return Err(match code {
-                    "126" => ContainerError::CannotInvoke(msg),
-                    "127" => ContainerError::CommandNotFound(msg),
+                return Err(match code.parse::<u8>() {
+                    Ok(code @ (126 | 127)) => ContainerError::Failed { code, msg },
                     _ => ContainerError::Runtime(msg),
                 });
             }

@@ -192,15 +192,8 @@ pub fn run(store: &Store, layout: &Layout, opts: &MonitorOptions) -> i32 {
             Err(e) => {
                 let code = e.exit_code();
                 mon.record_failure(&e);
-                // The spawning command rebuilds the error from the code,
-                // so it gets the detail without the variant's suffix.
-                let detail = match &e {
-                    ContainerError::CannotInvoke(m) | ContainerError::CommandNotFound(m) => {
-                        m.clone()
-                    }
-                    _ => e.to_string(),
-                };
-                sync.error(code, &detail);
+                // The spawning command gets the final text and the code.
+                sync.error(code, &e.to_string());
                 return 1;
             }
         };

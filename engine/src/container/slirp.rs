@@ -183,7 +183,19 @@ pub fn start(
     let fail = |slirp: &mut Slirp, why: &str| {
         slirp.stop();
         let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-        failed(&binary, if log.is_empty() { why } else { &log })
+        let err = failed(&binary, if log.is_empty() { why } else { &log });
+        if log.contains("open(\"/dev/net/tun\"): Permission denied") {
+            // Podman stops at slirp4netns's text (exit 126); say what to change.
+            return ContainerError::Failed {
+                code: 126,
+                msg: format!(
+                    "{err}: /dev/net/tun is not readable and writable by this user \
+                     (it is often mode 0600): as root run `chmod 0666 /dev/net/tun` \
+                     (or a udev rule doing the same), or use --network none or host"
+                ),
+            };
+        }
+        err
     };
     if !wait_ready(&ready_r) {
         return Err(fail(&mut slirp, "it did not configure tap0"));
