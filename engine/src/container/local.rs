@@ -551,6 +551,15 @@ impl ContainerEngine for LocalEngine {
         tracing::debug!("create: image resolved");
         let mut cfg = build_config(opts, &image_cfg)?;
         let mut warnings = Vec::new();
+        if rootless_cgroup_v1() && cfg.resources != Default::default() {
+            // Podman drops them with this warning (a normal user cannot
+            // create v1 cgroups) and runs the container.
+            cfg.resources = Default::default();
+            warnings.push(
+                "Resource limits are not supported and ignored on cgroups V1 rootless systems"
+                    .to_string(),
+            );
+        }
         if !cfg.ports.is_empty() {
             match cfg.network {
                 NetworkMode::Slirp4netns(_) => {}
@@ -722,6 +731,11 @@ impl ContainerEngine for LocalEngine {
 
     fn container_pause(&self, name: &str) -> ContainerResult<String> {
         let rec = self.effective(self.record(name)?);
+        if rootless_cgroup_v1() {
+            return Err(ContainerError::Other(
+                "can not pause containers on rootless containers with cgroup V1: this container does not have a cgroup".into(),
+            ));
+        }
         let lock = self.layout().lock(&rec.id)?;
         if rec.state.status != ContainerStatus::Running {
             return Err(ContainerError::Other(format!(
@@ -740,6 +754,11 @@ impl ContainerEngine for LocalEngine {
 
     fn container_unpause(&self, name: &str) -> ContainerResult<String> {
         let rec = self.effective(self.record(name)?);
+        if rootless_cgroup_v1() {
+            return Err(ContainerError::Other(
+                "unpause is not supported for cgroupv1 rootless containers".into(),
+            ));
+        }
         let lock = self.layout().lock(&rec.id)?;
         if rec.state.status != ContainerStatus::Paused {
             return Err(ContainerError::Other(format!(
@@ -997,4 +1016,11 @@ pub fn run_monitor(engine: &LocalEngine, id: &str, wait_start: bool) -> i32 {
             driver: engine.storage().driver.clone(),
         },
     )
+}
+
+/// Rootless on a cgroup v1 (or hybrid) host: containers get no cgroup of
+/// their own, so resource limits, pause and unpause are unavailable.
+fn rootless_cgroup_v1() -> bool {
+    podman_rs_namespaces::rootless()
+        && !std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
 }

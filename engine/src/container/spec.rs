@@ -247,7 +247,8 @@ impl HostInfo {
             pid_max: read_trim("/proc/sys/kernel/pid_max").and_then(|s| s.parse().ok()),
             cgroup_v2,
             pids_controller,
-            rootless: !rustix::process::geteuid().is_root(),
+            // Root inside rootless podman-rs's user namespace is rootless too.
+            rootless: podman_rs_namespaces::rootless(),
             bounding_caps: (0..CAP_NAMES.len())
                 .filter(|i| bnd & (1u64 << i) != 0)
                 .map(|i| format!("CAP_{}", CAP_NAMES[i]))
@@ -755,7 +756,9 @@ pub fn generate(
     let pids = match r.pids_limit {
         // Podman 4.3.1 writes 0 for --pids-limit -1 (and 0): unlimited.
         Some(n) => Some(n.max(0)),
-        None => host.pids_controller.then_some(DEFAULT_PIDS_LIMIT),
+        // Rootless on cgroup v1 nothing can be limited (Podman sets none).
+        None => (host.pids_controller && (host.cgroup_v2 || !host.rootless))
+            .then_some(DEFAULT_PIDS_LIMIT),
     };
     if let Some(p) = pids {
         res = res.pids(
@@ -1144,6 +1147,23 @@ mod tests {
         "CAP_SETUID",
         "CAP_SYS_CHROOT",
     ];
+
+    #[test]
+    fn rootless_cgroup_v1_gets_no_default_pids_limit() {
+        let f = fx();
+        let mut host = vm();
+        host.cgroup_v2 = false;
+        host.pids_controller = true;
+        let pids = |host: &HostInfo| {
+            let v = serde_json::to_value(generate(&cfg(), &f.paths, host).unwrap()).unwrap();
+            v["linux"]["resources"]["pids"]["limit"].clone()
+        };
+        assert_eq!(pids(&host), json!(DEFAULT_PIDS_LIMIT));
+        host.rootless = true;
+        assert_eq!(pids(&host), Value::Null, "Podman sets none rootless on v1");
+        host.cgroup_v2 = true;
+        assert_eq!(pids(&host), json!(DEFAULT_PIDS_LIMIT));
+    }
 
     // podman create --name spec4-a --rootfs R sh; podman init spec4-a
     #[test]
