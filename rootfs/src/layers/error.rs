@@ -17,6 +17,16 @@ pub enum LayerError {
     },
 
     /// Creating or updating one entry failed.
+    /// An owner the user namespace does not map (rootless: outside the
+    /// user's subordinate ranges); Podman's wording.
+    #[error("layer {layer}: potentially insufficient UIDs or GIDs available in user namespace (requested {uid}:{gid} for {entry:?}): Check /etc/subuid and /etc/subgid if configured locally and run podman-rs system migrate: lchown {entry:?}: invalid argument")]
+    UnmappedOwner {
+        layer: String,
+        entry: std::path::PathBuf,
+        uid: u32,
+        gid: u32,
+    },
+
     #[error("layer {layer}: entry {entry:?}: {op}: {source}")]
     Entry {
         layer: String,

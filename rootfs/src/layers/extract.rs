@@ -96,14 +96,18 @@ pub struct ExtractOptions {
 impl Default for ExtractOptions {
     fn default() -> Self {
         let root = rustix::process::geteuid().is_root();
+        // Root of a user namespace (rootless podman-rs) owns only what the
+        // namespace maps and may create no device nodes (skipped, as
+        // Podman); overlay there takes `user.overlay.*` attributes.
+        let userns = root && in_user_namespace();
         ExtractOptions {
             label: None,
             expected_digest: None,
             expected_diff_id: None,
             chown: root,
             id_map: None,
-            devices: root,
-            userxattr: false,
+            devices: root && !userns,
+            userxattr: userns,
             xattrs: true,
         }
     }
@@ -706,7 +710,8 @@ impl<'a> Extractor<'a> {
                     _ => FileType::Fifo,
                 };
                 if ft != FileType::Fifo && !self.opts.devices {
-                    tracing::warn!(layer = self.label, entry = %raw.display(), "skipping device node (not root)");
+                    // Podman skips them silently in a user namespace.
+                    tracing::debug!(layer = self.label, entry = %raw.display(), "skipping device node (not root)");
                     self.skipped.push(raw.to_path_buf());
                     return Ok(());
                 }
@@ -842,7 +847,19 @@ impl<'a> Extractor<'a> {
             Some(rfs::Gid::from_raw(gid)),
             AtFlags::SYMLINK_NOFOLLOW,
         )
-        .map_err(self.entry_err(raw, "chown"))
+        .map_err(|e| {
+            if e == Errno::INVAL {
+                // EINVAL from chown: the id has no mapping in our user namespace.
+                LayerError::UnmappedOwner {
+                    layer: self.label.to_string(),
+                    entry: raw.to_path_buf(),
+                    uid,
+                    gid,
+                }
+            } else {
+                self.entry_err(raw, "chown")(e)
+            }
+        })
     }
 
     fn set_xattrs(
@@ -894,6 +911,17 @@ fn set_times(dir: impl AsFd, name: &OsStr, mtime: u64) -> rustix::io::Result<()>
         },
         AtFlags::SYMLINK_NOFOLLOW,
     )
+}
+
+/// Whether this process is in a user namespace other than the initial one
+/// (its uid_map is not the identity map of the whole range).
+fn in_user_namespace() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map")
+        .map(|m| {
+            let f: Vec<&str> = m.split_whitespace().collect();
+            f != ["0", "0", "4294967295"]
+        })
+        .unwrap_or(false)
 }
 
 #[cfg(test)]
