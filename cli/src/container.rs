@@ -33,6 +33,8 @@ pub enum ContainerVerb {
     Run(RunArgs),
     /// Start one or more containers
     Start(StartArgs),
+    /// Initialize one or more containers
+    Init(InitArgs),
     /// Stop one or more containers
     Stop(StopArgs),
     /// Kill one or more running containers with a specific signal
@@ -209,7 +211,8 @@ pub struct CreateFlags {
     #[arg(long = "oom-score-adj", allow_hyphen_values = true)]
     pub oom_score_adj: Option<i32>,
     /// Pull image policy
-    #[arg(long, value_parser = ["always", "missing", "never", "newer"], num_args = 0..=1, default_missing_value = "always")]
+    /// (checked by the engine, for Podman's "unsupported pull policy" error)
+    #[arg(long, num_args = 0..=1, default_missing_value = "always")]
     pub pull: Option<String>,
     /// Suppress output information when pulling images
     #[arg(short = 'q', long)]
@@ -513,6 +516,20 @@ pub struct MonitorArgs {
     pub id: String,
     #[arg(long = "wait-start")]
     pub wait_start: bool,
+    /// Create the container, then wait for a start request (`init`).
+    #[arg(long = "init-only")]
+    pub init_only: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// Initialize all containers
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Act on the latest container podman is aware of
+    #[arg(short = 'l', long)]
+    pub latest: bool,
+    pub names: Vec<String>,
 }
 
 /// Prints `Error: …` and gives Podman's exit code for the error.
@@ -531,6 +548,7 @@ pub fn main(cli: ContainerCli, storage: &StorageOptions) -> ExitCode {
         ContainerVerb::Create(a) => create(a, storage),
         ContainerVerb::Run(a) => run(a, storage),
         ContainerVerb::Start(a) => start(a, storage),
+        ContainerVerb::Init(a) => init(a, storage),
         ContainerVerb::Stop(a) => stop(a, storage),
         ContainerVerb::Kill(a) => kill(a, storage),
         ContainerVerb::Restart(a) => restart(a, storage),
@@ -869,10 +887,15 @@ pub fn start(a: StartArgs, storage: &StorageOptions) -> ExitCode {
             resize,
             initial_size: None,
         };
+        // Podman 4.3.1 wraps start failures and exits 125 (even for a
+        // command that cannot be run; only `run` gives 126/127).
         return match engine.container_start(&id, Some(streams)) {
             Ok(Some(end)) => attached_exit(end),
             Ok(None) => ExitCode::SUCCESS,
-            Err(e) => fail_container(&e),
+            Err(e) => {
+                eprintln!("Error: unable to start container {id}: {e}");
+                ExitCode::from(crate::EXIT_ENGINE)
+            }
         };
     }
     let mut code = ExitCode::SUCCESS;
@@ -880,12 +903,57 @@ pub fn start(a: StartArgs, storage: &StorageOptions) -> ExitCode {
         match engine.container_start(n, None) {
             Ok(_) => println!("{n}"),
             Err(e) => {
-                eprintln!("Error: {e}");
-                code = ExitCode::from(e.exit_code());
+                if e.is_no_such_container() {
+                    eprintln!("Error: {e}");
+                } else {
+                    let id = engine.container_id(n).unwrap_or_else(|_| n.clone());
+                    eprintln!("Error: unable to start container {id:?}: {e}");
+                }
+                code = ExitCode::from(crate::EXIT_ENGINE);
             }
         }
     }
     code
+}
+
+/// `podman-rs init`: creates containers in the runtime without starting
+/// them. Prints each name as given (ids with `--all`/`--latest`), then the
+/// errors, as Podman 4.3.1; with `--all`, containers already created in the
+/// runtime (initialized, running) are not errors.
+pub fn init(a: InitArgs, storage: &StorageOptions) -> ExitCode {
+    if a.all && !a.names.is_empty() {
+        eprintln!("Error: no arguments are needed with --all");
+        return ExitCode::from(crate::EXIT_ENGINE);
+    }
+    if a.latest && !a.names.is_empty() {
+        eprintln!("Error: --latest and containers cannot be used together");
+        return ExitCode::from(crate::EXIT_ENGINE);
+    }
+    if a.all && a.latest {
+        eprintln!("Error: --all and --latest cannot be used together");
+        return ExitCode::from(crate::EXIT_ENGINE);
+    }
+    let (engine, t) = match open_targets(storage, &a.names, a.all, a.latest, false) {
+        Ok(x) => x,
+        Err(c) => return c,
+    };
+    let mut errors = Vec::new();
+    for n in &t {
+        match engine.container_init(n) {
+            Ok(_) => println!("{n}"),
+            Err(e) if a.all && e.is_already_created() => println!("{n}"),
+            Err(e) => errors.push(e),
+        }
+    }
+    // Podman prints the errors after the names and exits 125 for any.
+    for e in &errors {
+        eprintln!("Error: {e}");
+    }
+    if errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(crate::EXIT_ENGINE)
+    }
 }
 
 /// Names of the verbs' targets: given ones, or all (`--all`) running ones.
@@ -1253,6 +1321,38 @@ pub fn ps(a: PsArgs, storage: &StorageOptions) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// Fields of container inspect that Go holds as maps or slices: JSON has
+/// `null` for an empty one, but a template prints a nil map as `map[]`
+/// and a nil slice as `[]` (checked with Podman 4.3.1; `<nil>` is only for
+/// pointers and interfaces such as `Config.OnBuild`).
+const GO_NIL_MAPS: &[&[&str]] = &[
+    &["Config", "Labels"],
+    &["Config", "Volumes"],
+    &["HostConfig", "LogConfig", "Config"],
+];
+const GO_NIL_SLICES: &[&[&str]] = &[&["HostConfig", "Links"]];
+
+fn go_typed_nils(v: &mut Value) {
+    let set = |v: &mut Value, path: &[&str], empty: Value| {
+        let mut cur = v;
+        for k in path {
+            match cur.get_mut(*k) {
+                Some(next) => cur = next,
+                None => return,
+            }
+        }
+        if cur.is_null() {
+            *cur = empty;
+        }
+    };
+    for p in GO_NIL_MAPS {
+        set(v, p, Value::Object(Default::default()));
+    }
+    for p in GO_NIL_SLICES {
+        set(v, p, Value::Array(Vec::new()));
+    }
+}
+
 /// `podman-rs inspect` (containers and images) / `container inspect`.
 pub fn inspect(a: InspectArgs, storage: &StorageOptions) -> ExitCode {
     use podman_rs_engine::interface::ImageEngine;
@@ -1283,7 +1383,10 @@ pub fn inspect(a: InspectArgs, storage: &StorageOptions) -> ExitCode {
         } else {
             engine.container_inspect(n, a.size).ok()
         };
-        if let Some(v) = as_container {
+        if let Some(mut v) = as_container {
+            if a.format.as_deref().is_some_and(|f| f != "json") {
+                go_typed_nils(&mut v);
+            }
             values.push(v);
             continue;
         }
@@ -1649,5 +1752,6 @@ pub fn monitor(a: MonitorArgs, storage: &StorageOptions) -> ExitCode {
         &engine,
         &a.id,
         a.wait_start,
+        a.init_only,
     ))
 }

@@ -74,6 +74,8 @@ enum Command {
     Run(container::RunArgs),
     /// Start one or more containers
     Start(container::StartArgs),
+    /// Initialize one or more containers
+    Init(container::InitArgs),
     /// Stop one or more containers
     Stop(container::StopArgs),
     /// Kill one or more running containers with a specific signal
@@ -191,6 +193,7 @@ fn main() -> ExitCode {
         Command::Create(a) => container::create(a, &storage),
         Command::Run(a) => container::run(a, &storage),
         Command::Start(a) => container::start(a, &storage),
+        Command::Init(a) => container::init(a, &storage),
         Command::Stop(a) => container::stop(a, &storage),
         Command::Kill(a) => container::kill(a, &storage),
         Command::Restart(a) => container::restart(a, &storage),

@@ -915,3 +915,334 @@ fn slirp4netns_network_and_published_ports() {
     );
     assert_eq!(p.ok(&["ps", "-a", "-q"]).trim(), "");
 }
+
+/// `podman create` with the ulimits this host needs, then `args`.
+fn podman_create_args<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec!["create"];
+    v.extend(PODMAN_ULIMITS);
+    v.extend_from_slice(args);
+    v
+}
+
+/// An `Error: …` text with container ids replaced (they differ).
+fn without_ids(s: &str) -> String {
+    s.split(' ')
+        .map(|w| {
+            let hex = w.trim_matches(|c: char| !c.is_ascii_hexdigit());
+            if hex.len() == 64 {
+                w.replace(hex, "ID")
+            } else {
+                w.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn init_then_start_like_podman() {
+    let env = Env::new();
+    let pm = env.podman();
+    let p = &env.prs;
+    let img = env.image.as_str();
+    let cmd = ["sh", "-c", "echo started; sleep 60"];
+    let mut args = vec!["create", "--name", "ini", img];
+    args.extend(cmd);
+    p.ok(&args);
+    let mut pargs = podman_create_args(&["--network", "none", "--name", "ini", img]);
+    pargs.extend(cmd);
+    pm.ok(&pargs);
+
+    // init: the name printed, state "initialized" (ps: "Initialized"), a pid.
+    assert_eq!(p.ok(&["init", "ini"]), "ini\n");
+    assert_eq!(pm.ok(&["init", "ini"]), "ini\n");
+    let ps = ["ps", "-a", "--format", "{{.Names}} {{.Status}} {{.State}}"];
+    assert_eq!(p.ok(&ps), "ini Initialized Initialized\n");
+    assert_eq!(p.ok(&ps), pm.ok(&ps));
+    let st = "{{.State.Status}} {{.State.ExitCode}}";
+    assert_eq!(p.inspect("ini", st), "initialized 0");
+    assert_eq!(
+        p.inspect("ini", st),
+        pm.ok(&["inspect", "--format", st, "ini"]).trim()
+    );
+    assert!(
+        p.inspect("ini", "{{.State.Pid}}")
+            .parse::<i32>()
+            .unwrap_or(0)
+            > 0
+    );
+    // Nothing ran yet.
+    assert_eq!(text(&p.run(&["logs", "ini"])).0, "");
+
+    // A second init: Podman's error, 125.
+    for c in [vec!["init", "ini"], vec!["container", "init", "ini"]] {
+        let ours = p.run(&c);
+        let theirs = pm.run(&c);
+        assert_eq!(ours.status.code(), Some(125));
+        assert_eq!(ours.status.code(), theirs.status.code());
+        assert_eq!(
+            without_ids(&text(&ours).1),
+            without_ids(&text(&theirs).1),
+            "{c:?}"
+        );
+    }
+    // --all skips containers already created in the runtime.
+    let ours = p.run(&["init", "--all"]);
+    assert!(ours.status.success(), "{:?}", text(&ours));
+    let ours = p.run(&["init", "-a", "ini"]);
+    let theirs = pm.run(&["init", "-a", "ini"]);
+    assert_eq!(ours.status.code(), theirs.status.code());
+    assert_eq!(text(&ours).1, text(&theirs).1);
+
+    // start starts the created process.
+    assert_eq!(p.ok(&["start", "ini"]), "ini\n");
+    p.wait_log("ini", "started", Duration::from_secs(20));
+    assert_eq!(p.inspect("ini", "{{.State.Status}}"), "running");
+    let ours = p.run(&["init", "ini"]);
+    assert_eq!(ours.status.code(), Some(125));
+    assert!(text(&ours)
+        .1
+        .contains("has already been created in runtime"));
+
+    // stop of an initialized container kills it (137), as Podman records.
+    p.ok(&["create", "--name", "ini2", img, "sleep", "60"]);
+    p.ok(&["init", "ini2"]);
+    p.ok(&["stop", "ini2"]);
+    assert_eq!(p.inspect("ini2", st), "exited 137");
+    // rm of an initialized container needs no --force.
+    p.ok(&["init", "ini2"]);
+    assert_eq!(p.ok(&["rm", "ini2"]), "ini2\n");
+    // start -a of an initialized container sees all output.
+    p.ok(&[
+        "create",
+        "--name",
+        "ini3",
+        img,
+        "sh",
+        "-c",
+        "echo hello; exit 3",
+    ]);
+    p.ok(&["init", "ini3"]);
+    let out = p.run(&["start", "-a", "ini3"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(text(&out).0, "hello\n");
+    p.ok(&["rm", "-fa"]);
+    pm.ok(&["rm", "-fa", "-t", "0"]);
+}
+
+#[test]
+fn a_command_that_cannot_run_leaves_the_container_created() {
+    let env = Env::new();
+    let pm = env.podman();
+    let p = &env.prs;
+    let img = env.image.as_str();
+    let ours = p.run(&["run", "--name", "bad", img, "no-such-command"]);
+    assert_eq!(ours.status.code(), Some(127));
+    let theirs = pm.run(&podman_run_args(&[
+        "--network",
+        "none",
+        "--name",
+        "bad",
+        img,
+        "no-such-command",
+    ]));
+    assert_eq!(theirs.status.code(), Some(127));
+    let ps = [
+        "ps",
+        "-a",
+        "--format",
+        "{{.Names}} {{.Status}} {{.ExitCode}}",
+    ];
+    assert_eq!(p.ok(&ps), "bad Created 0\n");
+    assert_eq!(p.ok(&ps), pm.ok(&ps));
+    let st = "{{.State.Status}}|{{.State.ExitCode}}|{{.State.Error}}|{{.State.Pid}}";
+    assert_eq!(p.inspect("bad", st), "created|0||0");
+    assert_eq!(
+        p.inspect("bad", st),
+        pm.ok(&["inspect", "--format", st, "bad"]).trim()
+    );
+    // start of it: Podman wraps the error and exits 125.
+    let ours = p.run(&["start", "bad"]);
+    let theirs = pm.run(&["start", "bad"]);
+    assert_eq!(ours.status.code(), Some(125));
+    assert_eq!(ours.status.code(), theirs.status.code());
+    assert!(
+        text(&ours)
+            .1
+            .starts_with("Error: unable to start container \""),
+        "{:?}",
+        text(&ours)
+    );
+    // wait on a created container returns at once with 0.
+    assert_eq!(p.ok(&["wait", "bad"]), "0\n");
+    assert_eq!(p.inspect("bad", st), "created|0||0");
+    p.ok(&["rm", "-fa"]);
+    pm.ok(&["rm", "-fa", "-t", "0"]);
+}
+
+#[test]
+fn logs_follow_several_containers() {
+    let env = Env::new();
+    let p = &env.prs;
+    let img = env.image.as_str();
+    let a = p
+        .ok(&[
+            "run",
+            "-d",
+            "--name",
+            "la",
+            img,
+            "sh",
+            "-c",
+            "echo a1; while [ ! -e /tmp/go ]; do sleep 0.1; done; echo a2",
+        ])
+        .trim()
+        .to_string();
+    let b = p
+        .ok(&[
+            "run",
+            "-d",
+            "--name",
+            "lb",
+            img,
+            "sh",
+            "-c",
+            "echo b1; while [ ! -e /tmp/go ]; do sleep 0.1; done; echo b2",
+        ])
+        .trim()
+        .to_string();
+    p.wait_log("la", "a1", Duration::from_secs(20));
+    p.wait_log("lb", "b1", Duration::from_secs(20));
+    for names in [false, true] {
+        let mut args = vec!["logs", "-f"];
+        if names {
+            args.push("--names");
+        }
+        args.extend(["la", "lb"]);
+        let mut follow = p
+            .cmd(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("logs -f");
+        let out = Collected::spawn(follow.stdout.take().expect("stdout"));
+        let (pa, pb) = if names {
+            ("la ".to_string(), "lb ".to_string())
+        } else {
+            (format!("{} ", &a[..12]), format!("{} ", &b[..12]))
+        };
+        out.wait_for(&format!("{pa}a1\n"), Duration::from_secs(20));
+        out.wait_for(&format!("{pb}b1\n"), Duration::from_secs(20));
+        if !names {
+            // Both are followed while they run.
+            std::thread::sleep(Duration::from_millis(300));
+            assert!(follow.try_wait().expect("try_wait").is_none());
+            p.ok(&["exec", "la", "touch", "/tmp/go"]);
+            p.ok(&["exec", "lb", "touch", "/tmp/go"]);
+            out.wait_for(&format!("{pa}a2\n"), Duration::from_secs(20));
+            out.wait_for(&format!("{pb}b2\n"), Duration::from_secs(20));
+        }
+        let st = wait_timeout(&mut follow, Duration::from_secs(30), "logs -f");
+        assert!(st.success());
+        let mut lines: Vec<String> = out.text().lines().map(str::to_string).collect();
+        lines.sort();
+        let mut want = vec![
+            format!("{pa}a1"),
+            format!("{pa}a2"),
+            format!("{pb}b1"),
+            format!("{pb}b2"),
+        ];
+        want.sort();
+        assert_eq!(lines, want, "names={names}");
+    }
+    // One container: no prefix, even with --names (as Podman).
+    assert_eq!(p.ok(&["logs", "--names", "la"]), "a1\na2\n");
+    p.ok(&["rm", "-fa"]);
+}
+
+#[test]
+fn inspect_empty_maps_and_create_flag_errors_like_podman() {
+    let env = Env::new();
+    let pm = env.podman();
+    let p = &env.prs;
+    let img = env.image.as_str();
+    p.ok(&["create", "--name", "plain", img, "true"]);
+    pm.ok(&podman_create_args(&[
+        "--network",
+        "none",
+        "--name",
+        "plain",
+        img,
+        "true",
+    ]));
+    for f in [
+        "{{.Config.Labels}}",
+        "{{.Config.Volumes}}",
+        "{{.HostConfig.LogConfig.Config}}",
+        "{{.Config.OnBuild}}",
+        "{{.Mounts}}",
+        "{{.Args}}",
+        "{{.HostConfig.Tmpfs}}",
+    ] {
+        assert_eq!(
+            p.inspect("plain", f),
+            pm.ok(&["inspect", "--format", f, "plain"]).trim(),
+            "{f}"
+        );
+    }
+    // JSON keeps null for them, as Podman.
+    let json = p.ok(&["inspect", "plain"]);
+    assert!(json.contains("\"Labels\": null"), "{json}");
+
+    for flags in [
+        &["--restart", "sometimes"][..],
+        &["--restart", "on-failure:x"],
+        &["--restart", "always:3"],
+        &["--ulimit", "bogus=1"],
+        &["--ulimit", "nofile=abc"],
+        &["--log-driver", "foo"],
+        &["--memory", "lots"],
+        &["--shm-size", "x"],
+        &["--stop-signal", "NOPE"],
+        &["--pull", "sometimes"],
+        &["--tmpfs", "relative"],
+        &["--log-opt", "foo"],
+    ] {
+        let mut a = vec!["create"];
+        a.extend_from_slice(flags);
+        a.extend([img, "true"]);
+        let ours = p.run(&a);
+        let mut pa = podman_create_args(flags);
+        pa.extend([img, "true"]);
+        let theirs = pm.run(&pa);
+        assert_eq!(ours.status.code(), Some(125), "{flags:?}");
+        assert_eq!(ours.status.code(), theirs.status.code(), "{flags:?}");
+        assert_eq!(text(&ours).1, text(&theirs).1, "{flags:?}");
+    }
+    // stop's warning for a container ignoring SIGTERM, in logrus' words
+    // (stderr is not a terminal: time="…" level=warning msg="…").
+    p.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "stub",
+        img,
+        "sh",
+        "-c",
+        "trap '' TERM; echo ready; while :; do sleep 0.1; done",
+    ]);
+    p.wait_log("stub", "ready", Duration::from_secs(20));
+    let out = p.run(&["stop", "-t", "1", "stub"]);
+    let e = text(&out).1;
+    let (time, rest) = e
+        .strip_prefix("time=\"")
+        .and_then(|r| r.split_once('"'))
+        .unwrap_or_else(|| panic!("{e:?}"));
+    assert!(chrono::DateTime::parse_from_rfc3339(time).is_ok(), "{e:?}");
+    assert_eq!(
+        rest,
+        " level=warning msg=\"StopSignal SIGTERM failed to stop container stub in 1 seconds, resorting to SIGKILL\"\n"
+    );
+    p.ok(&["rm", "-fa"]);
+    pm.ok(&["rm", "-fa", "-t", "0"]);
+}

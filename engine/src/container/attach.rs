@@ -6,6 +6,12 @@
 //! 4 bytes, sent after the exit is recorded, and after `--rm` removal);
 //! client → monitor: [`STDIN`], [`STDIN_EOF`], [`RESIZE`] (rows, cols as
 //! u16 each).
+//!
+//! Starting an initialized container (`init`, then `start`): the client
+//! sends [`START`]; the monitor answers [`STARTED`] (the init's pid, 4
+//! bytes) once the runtime started it, or [`START_ERROR`] (`[code u8]` and
+//! the message) after recording the failure. The same connection then
+//! carries the container's output like any attach session.
 
 use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
@@ -21,6 +27,9 @@ pub const STDERR: u8 = 2;
 pub const EXIT: u8 = 3;
 pub const RESIZE: u8 = 4;
 pub const STDIN_EOF: u8 = 5;
+pub const START: u8 = 6;
+pub const STARTED: u8 = 7;
+pub const START_ERROR: u8 = 8;
 
 /// Largest frame payload accepted (bigger frames are a protocol error).
 pub const MAX_FRAME: usize = 1 << 20;
@@ -157,6 +166,44 @@ impl DetachScanner {
 /// Connects to a monitor's attach socket.
 pub fn connect(socket: &Path) -> io::Result<UnixStream> {
     UnixStream::connect(socket)
+}
+
+/// The monitor's answer to [`START`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartReply {
+    Started(i32),
+    Failed(u8, String),
+}
+
+/// Asks the monitor of an initialized container to start it and waits for
+/// its answer (output frames before it are not expected: the container's
+/// process has not run yet).
+pub fn request_start(stream: &mut UnixStream) -> io::Result<StartReply> {
+    stream.write_all(&frame(START, &[]))?;
+    loop {
+        match read_frame(stream)? {
+            Some((STARTED, d)) if d.len() == 4 => {
+                return Ok(StartReply::Started(i32::from_be_bytes([
+                    d[0], d[1], d[2], d[3],
+                ])))
+            }
+            Some((START_ERROR, d)) if !d.is_empty() => {
+                return Ok(StartReply::Failed(
+                    d[0],
+                    String::from_utf8_lossy(&d[1..]).into_owned(),
+                ))
+            }
+            Some((EXIT, d)) if d.len() == 4 => {
+                let code = i32::from_be_bytes([d[0], d[1], d[2], d[3]]);
+                return Ok(StartReply::Failed(
+                    125,
+                    format!("the container exited ({code}) before it was started"),
+                ));
+            }
+            Some(_) => {}
+            None => return Err(io::ErrorKind::UnexpectedEof.into()),
+        }
+    }
 }
 
 /// Runs an attach session on a connected socket until the container exits,

@@ -35,17 +35,22 @@ pub fn parse_restart(s: &str) -> Result<RestartPolicy, ContainerError> {
         ("on-failure", Some(c)) => {
             let n: u32 = c
                 .parse()
-                .map_err(|_| invalid(format!("restart count value {c:?} must be a number")))?;
+                .map_err(|_| {
+                    invalid(format!(
+                        "parsing restart policy retry count: strconv.Atoi: parsing {c:?}: invalid syntax"
+                    ))
+                })?;
             Ok(RestartPolicy {
                 name: name.into(),
                 max_retries: n,
             })
         }
-        ("always" | "unless-stopped" | "no", Some(_)) => Err(invalid(format!(
-            "restart policy retries can only be specified with on-failure restart policy: {s}"
-        ))),
+        ("always" | "unless-stopped" | "no", Some(_)) => Err(invalid(
+            "restart policy retries can only be specified with on-failure restart policy",
+        )),
+        // Podman 4.3.1's wording (the option fails when applied).
         _ => Err(invalid(format!(
-            "invalid restart policy: {s}: invalid argument"
+            "running container create option: {s:?} is not a valid restart policy: invalid argument"
         ))),
     }
 }
@@ -121,8 +126,17 @@ pub fn parse_size(s: &str) -> Result<u64, ContainerError> {
     Ok((n * mult as f64) as u64)
 }
 
-/// Parses `--ulimit name=soft[:hard]` (`-1` = unlimited).
+/// Parses `--ulimit name=soft[:hard]` (`-1` = unlimited); errors in
+/// Podman's words (its wrapper around go-units' message).
 pub fn parse_ulimit(s: &str) -> Result<Ulimit, ContainerError> {
+    parse_ulimit_inner(s).map_err(|e| {
+        invalid(format!(
+            "ulimit option {s:?} requires name=SOFT:HARD, failed to be parsed: {e}"
+        ))
+    })
+}
+
+fn parse_ulimit_inner(s: &str) -> Result<Ulimit, ContainerError> {
     let (name, vals) = s
         .split_once('=')
         .ok_or_else(|| invalid(format!("invalid ulimit argument: {s}")))?;
@@ -152,7 +166,7 @@ pub fn parse_ulimit(s: &str) -> Result<Ulimit, ContainerError> {
             return Ok(u64::MAX);
         }
         v.parse()
-            .map_err(|_| invalid(format!("invalid ulimit argument: {s}")))
+            .map_err(|_| invalid(format!("strconv.ParseInt: parsing {v:?}: invalid syntax")))
     };
     let (soft, hard) = match vals.split_once(':') {
         Some((a, b)) => (num(a)?, num(b)?),
@@ -596,12 +610,16 @@ pub fn build_config(
         cfg.ulimits.push(parse_ulimit(u)?);
     }
     cfg.shm_size = match &opts.shm_size {
-        Some(s) => parse_size(s)?,
+        Some(s) => {
+            parse_size(s).map_err(|e| invalid(format!("unable to translate --shm-size: {e}")))?
+        }
         None => 64 << 20,
     };
     cfg.sysctls = parse_kv(&opts.sysctls);
     if let Some(m) = &opts.memory {
-        cfg.resources.memory = Some(parse_size(m)? as i64);
+        cfg.resources.memory = Some(
+            parse_size(m).map_err(|e| invalid(format!("invalid value for memory: {e}")))? as i64,
+        );
     }
     cfg.resources.pids_limit = opts.pids_limit;
     if let Some(c) = opts.cpus {
@@ -632,7 +650,12 @@ fn parse_log(opts: &CreateOptions) -> Result<LogConfig, ContainerError> {
                 "log driver journald: no journal on this host (PID 1 is not systemd); use k8s-file",
             ))
         }
-        other => return Err(invalid(format!("invalid log driver: {other}"))),
+        other => {
+            tracing::debug!("unknown log driver {other:?}");
+            return Err(invalid(
+                "running container create option: invalid log driver: invalid argument",
+            ));
+        }
     }
     let mut log = LogConfig {
         driver,

@@ -22,6 +22,10 @@ pub trait ContainerEngine {
         name: &str,
         attach: Option<AttachStreams>,
     ) -> ContainerResult<Option<AttachEnd>>;
+    /// Creates the container in the runtime without starting it (Podman's
+    /// `init`): state `initialized`; a later `start` starts it. Returns the
+    /// container id.
+    fn container_init(&self, name: &str) -> ContainerResult<String>;
     /// Attaches to a running container.
     fn container_attach(&self, name: &str, streams: AttachStreams) -> ContainerResult<AttachEnd>;
     /// Sends the stop signal, then SIGKILL after `timeout` seconds

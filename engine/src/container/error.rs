@@ -14,6 +14,11 @@ pub enum ContainerError {
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
 
+    /// `init` of a container the runtime already has (initialized,
+    /// running, paused): Podman's ErrCtrStateInvalid wording.
+    #[error("container {0} has already been created in runtime: container state improper")]
+    AlreadyCreated(String),
+
     /// The operation does not apply in the container's state.
     #[error("container {id} is {state}: {what}")]
     BadState {
@@ -89,6 +94,12 @@ impl ContainerError {
             self,
             ContainerError::Store(crate::store::StoreError::ContainerNotFound(_))
         )
+    }
+
+    /// Whether `init` found the container already created in the runtime
+    /// (`init --all` skips those).
+    pub fn is_already_created(&self) -> bool {
+        matches!(self, ContainerError::AlreadyCreated(_))
     }
 
     /// The exit code Podman gives this error (125 unless it is about the

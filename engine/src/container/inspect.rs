@@ -190,7 +190,9 @@ pub fn inspect_json(
         "Id": id,
         "Created": rfc3339_ns(rec.created),
         "Path": cfg.command.first().cloned().unwrap_or_default(),
-        "Args": cfg.command.iter().skip(1).collect::<Vec<_>>(),
+        // Podman 4.3.1: the arguments after the first, or the whole
+        // command when it is one word.
+        "Args": if cfg.command.len() > 1 { &cfg.command[1..] } else { &cfg.command[..] },
         "State": {
             "OciVersion": "1.0.2-dev",
             "Status": st.status.as_str(),

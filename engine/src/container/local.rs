@@ -128,11 +128,13 @@ impl LocalEngine {
     }
 
     /// Spawns the monitor for container `id` (the caller holds its lock).
-    /// With `attach`, connects to it before it starts the container.
+    /// With `attach`, connects to it before it starts the container; with
+    /// `init_only`, returns once the container is created (initialized).
     fn spawn_monitor(
         &self,
         cfg: &ContainerConfig,
         attach: Option<AttachStreams>,
+        init_only: bool,
     ) -> ContainerResult<Option<AttachEnd>> {
         let id = cfg.id.as_str();
         let layout = self.layout();
@@ -159,7 +161,9 @@ impl LocalEngine {
             .arg(&storage.driver)
             .arg("container-monitor")
             .arg(id);
-        if attach.is_some() {
+        if init_only {
+            cmd.arg("--init-only");
+        } else if attach.is_some() {
             cmd.arg("--wait-start");
         }
         // The caller's --log-level (exported by the CLI) reaches the
@@ -211,7 +215,7 @@ impl LocalEngine {
                 if let Some(mut w) = stdin.take() {
                     let _ = w.write_all(b"start\n");
                 }
-            } else if line.starts_with("started") {
+            } else if line.starts_with("started") || line.starts_with("initialized") {
                 break;
             } else if let Some(rest) = line.strip_prefix("error ") {
                 let (code, msg) = rest.split_once(' ').unwrap_or((rest, ""));
@@ -234,6 +238,119 @@ impl LocalEngine {
                 .map_err(|e| ContainerError::Other(format!("container {id}: attach: {e}"))),
             _ => Ok(None),
         }
+    }
+
+    /// Starts a container `init` created: its monitor waits for a start
+    /// request on the attach socket (the caller holds the lock).
+    fn start_initialized(
+        &self,
+        id: &str,
+        attach: Option<AttachStreams>,
+    ) -> ContainerResult<Option<AttachEnd>> {
+        let sock = self.layout().attach_socket(id);
+        let fail = |e: std::io::Error| ContainerError::Monitor {
+            id: id.to_string(),
+            msg: format!("asking the monitor to start the container: {e}"),
+        };
+        let mut conn = attach::connect(&sock).map_err(fail)?;
+        match attach::request_start(&mut conn).map_err(fail)? {
+            attach::StartReply::Started(pid) => {
+                tracing::debug!("container {id}: started, pid {pid}");
+            }
+            attach::StartReply::Failed(code, msg) => {
+                return Err(match code {
+                    126 | 127 => ContainerError::Failed { code, msg },
+                    _ => ContainerError::Runtime(msg),
+                })
+            }
+        }
+        match attach {
+            Some(streams) => attach::run_client(conn, streams)
+                .map(Some)
+                .map_err(|e| ContainerError::Other(format!("container {id}: attach: {e}"))),
+            None => Ok(None),
+        }
+    }
+
+    /// Whether container `id` has stopped (or is gone): a followed log ends.
+    fn exited_or_gone(&self, id: &str) -> bool {
+        match self.store().container(id) {
+            Ok(Some(r)) => !self.effective(r).state.status.is_active(),
+            _ => true,
+        }
+    }
+
+    /// `logs -f` of several containers: one reader thread per log, their
+    /// records written here as they come (each record is one write, so
+    /// lines never mix); this thread also tells each reader when its
+    /// container has stopped (the store is not shared across threads).
+    fn follow_logs(
+        &self,
+        jobs: &[(String, PathBuf, ReadOptions)],
+        stdout: &mut dyn Write,
+        stderr: &mut dyn Write,
+    ) -> ContainerResult<()> {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::mpsc;
+        let flags: Vec<AtomicBool> = jobs.iter().map(|_| AtomicBool::new(false)).collect();
+        let (tx, rx) = mpsc::channel::<(bool, Vec<u8>)>();
+        std::thread::scope(|scope| {
+            let mut handles = Vec::new();
+            for ((_, path, read), flag) in jobs.iter().zip(&flags) {
+                let tx = tx.clone();
+                handles.push(scope.spawn(move || {
+                    let mut out = ChannelWriter {
+                        tx: tx.clone(),
+                        stderr: false,
+                    };
+                    let mut err = ChannelWriter { tx, stderr: true };
+                    let mut exited = || flag.load(Ordering::SeqCst);
+                    logs::read_logs(path, read, &mut out, &mut err, &mut exited)
+                }));
+            }
+            drop(tx);
+            let mut failure = None;
+            loop {
+                match rx.recv_timeout(POLL * 5) {
+                    Ok((is_err, data)) => {
+                        let w: &mut dyn Write = if is_err { &mut *stderr } else { &mut *stdout };
+                        if let Err(e) = w.write_all(&data).and_then(|_| w.flush()) {
+                            failure = Some(ContainerError::Other(format!("writing logs: {e}")));
+                            // Readers stop at their next write.
+                            break;
+                        }
+                    }
+                    Err(mpsc::RecvTimeoutError::Timeout) => {}
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                }
+                for ((id, _, _), flag) in jobs.iter().zip(&flags) {
+                    if !flag.load(Ordering::SeqCst) && self.exited_or_gone(id) {
+                        flag.store(true, Ordering::SeqCst);
+                    }
+                }
+            }
+            if failure.is_some() {
+                for f in &flags {
+                    f.store(true, Ordering::SeqCst);
+                }
+                drop(rx);
+            }
+            for h in handles {
+                match h.join() {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => {
+                        failure.get_or_insert(ContainerError::Other(e.to_string()));
+                    }
+                    Err(_) => {
+                        failure.get_or_insert(ContainerError::Other("a log reader failed".into()));
+                    }
+                }
+            }
+            match failure {
+                Some(e) => Err(e),
+                None => Ok(()),
+            }
+        })
     }
 
     /// Waits until the container is no longer active (or gone). Returns
@@ -319,7 +436,9 @@ impl LocalEngine {
         if rec.state.status == ContainerStatus::Paused {
             let _ = rt.resume(id);
         }
-        if timeout > 0 {
+        // An initialized container's process has not run its command: it is
+        // killed (Podman 4.3.1 records 137 for it too).
+        if timeout > 0 && rec.state.status != ContainerStatus::Initialized {
             let _ = rt.kill(id, &cfg.stop_signal.to_string(), false);
             if self.wait_inactive(id, Duration::from_secs(timeout as u64)) {
                 self.wait_monitor_gone(id, Duration::from_secs(5));
@@ -346,7 +465,8 @@ impl LocalEngine {
         let cfg = parse_config(rec)?;
         let live = self.effective(rec.clone());
         if live.state.status.is_active() {
-            if !opts.force {
+            // Podman removes an initialized container without --force.
+            if !opts.force && live.state.status != ContainerStatus::Initialized {
                 return Err(ContainerError::Other(format!(
                     "cannot remove container {id} as it is {} - running or paused containers cannot be removed without force: container state improper",
                     live.state.status.as_str()
@@ -654,6 +774,11 @@ impl ContainerEngine for LocalEngine {
                     what: "cannot start it".into(),
                 })
             }
+            ContainerStatus::Initialized => {
+                let r = self.start_initialized(&rec.id, attach);
+                drop(lock);
+                return r;
+            }
             _ => {}
         }
         // What a dead monitor left behind.
@@ -665,13 +790,41 @@ impl ContainerEngine for LocalEngine {
             st.mounted = false;
         })?;
         let streams_given = attach.is_some();
-        let r = self.spawn_monitor(&cfg, attach);
+        let r = self.spawn_monitor(&cfg, attach, false);
         drop(lock);
         match r {
             Ok(end) if streams_given => Ok(end),
             Ok(_) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    fn container_init(&self, name: &str) -> ContainerResult<String> {
+        let rec = self.record(name)?;
+        let lock = self.layout().lock(&rec.id)?;
+        let rec = self.effective(self.record(&rec.id)?);
+        let cfg = parse_config(&rec)?;
+        match rec.state.status {
+            ContainerStatus::Created | ContainerStatus::Exited => {}
+            ContainerStatus::Removing => {
+                return Err(ContainerError::BadState {
+                    id: rec.id.clone(),
+                    state: "being removed".into(),
+                    what: "cannot initialize it".into(),
+                })
+            }
+            _ => return Err(ContainerError::AlreadyCreated(rec.id.clone())),
+        }
+        if rec.state.mounted || rec.state.monitor_pid != 0 {
+            self.cleanup_dead(&rec, &cfg)?;
+        }
+        self.set_state(&rec.id, |st| {
+            st.stopped_by_user = false;
+            st.mounted = false;
+        })?;
+        let r = self.spawn_monitor(&cfg, None, true);
+        drop(lock);
+        r.map(|_| rec.id)
     }
 
     fn container_attach(&self, name: &str, streams: AttachStreams) -> ContainerResult<AttachEnd> {
@@ -846,16 +999,23 @@ impl ContainerEngine for LocalEngine {
             };
             let state = cur.state.status.as_str();
             let hit = conditions.iter().any(|c| match c.as_str() {
-                "stopped" | "exited" => {
-                    cur.state.status == ContainerStatus::Exited
-                        || (cur.state.status == ContainerStatus::Created
-                            && cur.state.exit_code.is_some())
-                }
+                // Podman 4.3.1 returns at once for a container that is not
+                // running (a created one included: exit code 0); an
+                // initialized one is waited for.
+                "stopped" | "exited" => matches!(
+                    cur.state.status,
+                    ContainerStatus::Exited | ContainerStatus::Created
+                ),
                 "configured" => state == "created",
                 other => other == state,
             });
             if hit {
-                return Ok(cur.state.exit_code.unwrap_or(-1));
+                let not_run = if cur.state.status == ContainerStatus::Created {
+                    0
+                } else {
+                    -1
+                };
+                return Ok(cur.state.exit_code.unwrap_or(not_run));
             }
             std::thread::sleep(interval);
         }
@@ -890,37 +1050,38 @@ impl ContainerEngine for LocalEngine {
                 )));
             }
         }
-        // Podman follows several containers concurrently; one after another
-        // is equivalent once they have exited, and the last one follows.
-        for (i, rec) in recs.iter().enumerate() {
+        // Podman prefixes each line with the container's short id (its name
+        // with --names) only when it shows several containers.
+        let mut jobs = Vec::new();
+        for rec in &recs {
             let cfg = parse_config(rec)?;
             let path = cfg
                 .log
                 .path
                 .clone()
                 .unwrap_or_else(|| self.layout().log_path(&rec.id));
-            let prefix = if opts.names {
-                format!("{} ", rec.name).into_bytes()
-            } else if recs.len() > 1 {
-                format!("{} ", &rec.id[..12]).into_bytes()
-            } else {
-                Vec::new()
+            let prefix = match (recs.len() > 1, opts.names) {
+                (false, _) => Vec::new(),
+                (true, true) => format!("{} ", rec.name).into_bytes(),
+                (true, false) => format!("{} ", &rec.id[..12]).into_bytes(),
             };
             let read = ReadOptions {
                 since,
                 until,
                 tail: opts.tail.and_then(|t| (t >= 0).then_some(t as u64)),
                 timestamps: opts.timestamps,
-                follow: opts.follow && (i + 1 == recs.len() || recs.len() == 1),
+                follow: opts.follow,
                 prefix,
                 ..Default::default()
             };
-            let id = rec.id.clone();
-            let mut exited = || match self.store().container(&id) {
-                Ok(Some(r)) => !self.effective(r).state.status.is_active(),
-                _ => true,
-            };
-            logs::read_logs(&path, &read, stdout, stderr, &mut exited)
+            jobs.push((rec.id.clone(), path, read));
+        }
+        if opts.follow && jobs.len() > 1 {
+            return self.follow_logs(&jobs, stdout, stderr);
+        }
+        for (id, path, read) in &jobs {
+            let mut exited = || self.exited_or_gone(id);
+            logs::read_logs(path, read, stdout, stderr, &mut exited)
                 .map_err(|e| ContainerError::Other(e.to_string()))?;
         }
         Ok(())
@@ -997,6 +1158,25 @@ impl ContainerEngine for LocalEngine {
     }
 }
 
+/// A log reader's output, sent to the thread that writes it.
+struct ChannelWriter {
+    tx: std::sync::mpsc::Sender<(bool, Vec<u8>)>,
+    stderr: bool,
+}
+
+impl Write for ChannelWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.tx
+            .send((self.stderr, buf.to_vec()))
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::BrokenPipe))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 fn find_in_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
@@ -1005,7 +1185,7 @@ fn find_in_path(name: &str) -> Option<PathBuf> {
 }
 
 /// Runs the monitor for container `id` (the hidden `container-monitor` verb).
-pub fn run_monitor(engine: &LocalEngine, id: &str, wait_start: bool) -> i32 {
+pub fn run_monitor(engine: &LocalEngine, id: &str, wait_start: bool, init_only: bool) -> i32 {
     let layout = engine.layout();
     monitor::run(
         engine.store(),
@@ -1013,6 +1193,7 @@ pub fn run_monitor(engine: &LocalEngine, id: &str, wait_start: bool) -> i32 {
         &monitor::MonitorOptions {
             id: id.to_string(),
             wait_start,
+            init_only,
             driver: engine.storage().driver.clone(),
         },
     )

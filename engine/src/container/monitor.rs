@@ -16,6 +16,13 @@
 //! EOF, from the caller: the caller attaches in between, so it sees all
 //! output), then `started PID\n` or `error CODE MESSAGE\n`.
 //!
+//! With `--init-only` (`podman-rs init`) the monitor prepares and creates
+//! the container, records it `initialized` with the init's pid, answers
+//! `initialized PID\n` and closes the handshake; it then waits, serving the
+//! attach socket, until a client sends a start request (`start`, see
+//! [`super::attach::request_start`]) or the created process is killed
+//! (`stop`/`rm` of an initialized container).
+//!
 //! The monitor never takes the container lock: the command that spawned it
 //! holds it, and every state change it makes is one atomic DB update.
 
@@ -49,6 +56,8 @@ pub struct MonitorOptions {
     pub id: String,
     /// Wait for `start\n` on stdin after creating (an attaching caller).
     pub wait_start: bool,
+    /// Create, then wait for a start request on the attach socket (`init`).
+    pub init_only: bool,
     /// The storage driver of the store.
     pub driver: String,
 }
@@ -185,15 +194,25 @@ pub fn run(store: &Store, layout: &Layout, opts: &MonitorOptions) -> i32 {
             listener: None,
             log: None,
             pid: 0,
+            requester: None,
         };
-        let started = mon.start(&mut sync, first && opts.wait_start);
+        let mode = match (first, opts.init_only, opts.wait_start) {
+            (true, true, _) => StartMode::Init,
+            (true, false, true) => StartMode::Attach,
+            _ => StartMode::Now,
+        };
+        let started = mon.start(&mut sync, mode, &signals);
         let outcome = match started {
-            Ok(io) => mon.supervise(io, &signals),
+            Ok(Begin::Running(io)) => mon.supervise(io, &signals),
+            Ok(Begin::Ended(outcome)) => outcome,
             Err(e) => {
                 let code = e.exit_code();
                 mon.record_failure(&e);
-                // The spawning command gets the final text and the code.
-                sync.error(code, &e.to_string());
+                // The spawning command (or the one asking an initialized
+                // container to start) gets the final text and the code.
+                let text = e.to_string();
+                sync.error(code, &text);
+                mon.reply_start_error(code, &text);
                 return 1;
             }
         };
@@ -261,9 +280,32 @@ impl Sync {
 
     fn started(&mut self, pid: i32) {
         self.send(&format!("started {pid}\n"));
+        self.close();
+    }
+
+    /// Ends the handshake (the caller stops reading).
+    fn close(&mut self) {
         self.out = None;
         self.input = None;
     }
+}
+
+/// When the monitor starts the container it created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StartMode {
+    /// At once.
+    Now,
+    /// After `start\n` on stdin (the caller attaches in between).
+    Attach,
+    /// On a start request from an attach client (`init`, later `start`).
+    Init,
+}
+
+/// How [`Monitor::start`] ended.
+enum Begin {
+    Running(ContainerIo),
+    /// The created process died before anyone started it.
+    Ended(Outcome),
 }
 
 /// The signals the monitor handles through its signalfd.
@@ -331,6 +373,8 @@ struct Monitor<'a> {
     listener: Option<UnixListener>,
     log: Option<LogWriter>,
     pid: i32,
+    /// The attach client that asked to start the container (init mode).
+    requester: Option<usize>,
 }
 
 /// Output buffered for a slow attach client beyond this is dropped (the
@@ -360,20 +404,95 @@ impl Monitor<'_> {
     fn record_failure(&mut self, e: &ContainerError) {
         self.release();
         let msg = e.to_string();
-        let code = e.exit_code() as i32;
+        // Podman 4.3.1 leaves a container whose start failed (a command
+        // that cannot be run included) "created", exit code 0, no times:
+        // nothing ran. The error goes to the caller, not the record.
+        tracing::debug!("container {}: start failed: {msg}", self.cfg.id);
         self.update(|st| {
-            st.status = ContainerStatus::Exited;
+            st.status = ContainerStatus::Created;
             st.pid = 0;
             st.monitor_pid = 0;
             st.mounted = false;
-            st.error = msg;
-            st.exit_code = Some(code);
-            st.finished_at = now_ns();
         });
     }
 
+    /// Sends `frame` to attach client `i` and waits (a little) until it is
+    /// written.
+    fn send_to(&mut self, i: usize, kind: u8, data: &[u8]) {
+        let Some(c) = self.clients.get_mut(i) else {
+            return;
+        };
+        c.outbuf.extend(attach::frame(kind, data));
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while !c.closed && !c.outbuf.is_empty() && Instant::now() < deadline {
+            flush_client(c);
+            if !c.outbuf.is_empty() {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+    }
+
+    /// Tells the client that asked for the start why it failed.
+    fn reply_start_error(&mut self, code: u8, msg: &str) {
+        if let Some(i) = self.requester.take() {
+            let mut data = vec![code];
+            data.extend_from_slice(msg.as_bytes());
+            self.send_to(i, attach::START_ERROR, &data);
+        }
+    }
+
+    /// Init mode: serves attach clients until one asks for the start
+    /// (returns true), or the created process dies (false, with its exit
+    /// code in `exit`).
+    fn wait_start_request(
+        &mut self,
+        io: &mut ContainerIo,
+        signals: &SignalFd,
+        exit: &mut Option<i32>,
+    ) -> bool {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let Some(ready) = self.wait_ready(io, signals, false) else {
+                continue;
+            };
+            for (src, revents) in ready {
+                match src {
+                    Source::Signal => {
+                        while let Ok(Some(info)) = signals.read_signal() {
+                            if info.ssi_signo == Signal::SIGCHLD as u32 {
+                                if let Some(code) = self.reap() {
+                                    *exit = Some(code);
+                                }
+                            }
+                        }
+                        if exit.is_some() {
+                            return false;
+                        }
+                    }
+                    Source::Listener => self.accept_clients(),
+                    Source::Out(stream) => self.pump(io, stream, &mut buf),
+                    Source::Client(i) => {
+                        if self.client_event(i, revents, io) {
+                            self.requester = Some(i);
+                        }
+                    }
+                }
+            }
+            if self.requester.is_some() {
+                return true;
+            }
+            // Indices stay valid while no start was asked for.
+            self.clients.retain(|c| !c.closed);
+        }
+    }
+
     /// Prepares, creates and starts the container.
-    fn start(&mut self, sync: &mut Sync, wait_start: bool) -> Result<ContainerIo, ContainerError> {
+    fn start(
+        &mut self,
+        sync: &mut Sync,
+        mode: StartMode,
+        signals: &SignalFd,
+    ) -> Result<Begin, ContainerError> {
         let id = self.cfg.id.clone();
         let me = std::process::id() as i32;
         let my_start = process_start_time(me).unwrap_or(0);
@@ -466,18 +585,12 @@ impl Monitor<'_> {
         let created = self.create_with_stdio(runtime.as_ref(), &paths.bundle);
         let _ = monitor_signals().thread_set_mask();
         let (io, console) = created?;
-        let io = match console {
+        let mut io = match console {
             Some(listener) => self.receive_pty(listener)?,
             None => io,
         };
         self.runtime = Some(runtime);
         tracing::debug!("monitor {id}: runtime created the container");
-        if wait_start {
-            sync.send("created\n");
-            // Accept the caller's attach connection before starting.
-            sync.wait_start();
-            self.accept_clients();
-        }
         let runtime = self.runtime.as_ref().map(|r| r.as_ref());
         let Some(runtime) = runtime else {
             return Err(ContainerError::Other("no runtime".into()));
@@ -495,6 +608,34 @@ impl Monitor<'_> {
             )));
         }
         self.pid = pid;
+        match mode {
+            StartMode::Now => {}
+            StartMode::Attach => {
+                sync.send("created\n");
+                // Accept the caller's attach connection before starting.
+                sync.wait_start();
+                self.accept_clients();
+            }
+            StartMode::Init => {
+                self.update(|st| {
+                    st.status = ContainerStatus::Initialized;
+                    st.pid = pid;
+                });
+                sync.send(&format!("initialized {pid}\n"));
+                sync.close();
+                tracing::debug!("monitor {id}: initialized, waiting for a start request");
+                let mut exit = None;
+                if !self.wait_start_request(&mut io, signals, &mut exit) {
+                    return Ok(Begin::Ended(Outcome {
+                        exit_code: exit.unwrap_or(137),
+                        oom_killed: false,
+                    }));
+                }
+            }
+        }
+        let Some(runtime) = self.runtime.as_ref().map(|r| r.as_ref()) else {
+            return Err(ContainerError::Other("no runtime".into()));
+        };
         runtime
             .start(&id)
             .map_err(|e| runtime_error(&self.cfg, &e.to_string()))?;
@@ -507,7 +648,10 @@ impl Monitor<'_> {
         });
         tracing::debug!("monitor {id}: started, pid {pid}");
         sync.started(pid);
-        Ok(io)
+        if let Some(i) = self.requester.take() {
+            self.send_to(i, attach::STARTED, &pid.to_be_bytes());
+        }
+        Ok(Begin::Running(io))
     }
 
     fn listen(&mut self) -> Result<(), ContainerError> {
@@ -751,44 +895,52 @@ impl Monitor<'_> {
                         }
                     }
                     Source::Listener => self.accept_clients(),
-                    Source::Out(stream) => {
-                        let fd = match (&io, stream) {
-                            (
-                                ContainerIo::Pipes {
-                                    stdout: Some(f), ..
-                                },
-                                Stream::Stdout,
-                            ) => f.as_raw_fd(),
-                            (
-                                ContainerIo::Pipes {
-                                    stderr: Some(f), ..
-                                },
-                                Stream::Stderr,
-                            ) => f.as_raw_fd(),
-                            (
-                                ContainerIo::Pty {
-                                    master: Some(f), ..
-                                },
-                                _,
-                            ) => f.as_raw_fd(),
-                            _ => continue,
-                        };
-                        match nix::unistd::read(fd, &mut buf) {
-                            Ok(0) => close_output(&mut io, stream),
-                            Ok(n) => {
-                                let data = buf[..n].to_vec();
-                                self.output(stream, &data);
-                            }
-                            Err(nix::errno::Errno::EAGAIN) | Err(nix::errno::Errno::EINTR) => {}
-                            // EIO: the pty's other side is gone.
-                            Err(_) => close_output(&mut io, stream),
+                    Source::Out(stream) => self.pump(&mut io, stream, &mut buf),
+                    Source::Client(i) => {
+                        // A start request for a running container: done.
+                        if self.client_event(i, revents, &mut io) {
+                            let pid = self.pid;
+                            self.send_to(i, attach::STARTED, &pid.to_be_bytes());
                         }
-                        let _ = revents;
                     }
-                    Source::Client(i) => self.client_event(i, revents, &mut io),
                 }
             }
             self.clients.retain(|c| !c.closed);
+        }
+    }
+
+    /// Moves what the container wrote on `stream` to the log and clients.
+    fn pump(&mut self, io: &mut ContainerIo, stream: Stream, buf: &mut [u8]) {
+        let fd = match (&*io, stream) {
+            (
+                ContainerIo::Pipes {
+                    stdout: Some(f), ..
+                },
+                Stream::Stdout,
+            ) => f.as_raw_fd(),
+            (
+                ContainerIo::Pipes {
+                    stderr: Some(f), ..
+                },
+                Stream::Stderr,
+            ) => f.as_raw_fd(),
+            (
+                ContainerIo::Pty {
+                    master: Some(f), ..
+                },
+                _,
+            ) => f.as_raw_fd(),
+            _ => return,
+        };
+        match nix::unistd::read(fd, buf) {
+            Ok(0) => close_output(io, stream),
+            Ok(n) => {
+                let data = buf[..n].to_vec();
+                self.output(stream, &data);
+            }
+            Err(nix::errno::Errno::EAGAIN) | Err(nix::errno::Errno::EINTR) => {}
+            // EIO: the pty's other side is gone.
+            Err(_) => close_output(io, stream),
         }
     }
 
@@ -858,25 +1010,27 @@ impl Monitor<'_> {
         )
     }
 
-    /// Handles input from attach client `i`.
-    fn client_event(&mut self, i: usize, revents: PollFlags, io: &mut ContainerIo) {
+    /// Handles input from attach client `i`; returns whether it asked for
+    /// the start.
+    fn client_event(&mut self, i: usize, revents: PollFlags, io: &mut ContainerIo) -> bool {
+        let mut start = false;
         if revents.contains(PollFlags::POLLOUT) {
             flush_client(&mut self.clients[i]);
         }
         if !revents.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR) {
-            return;
+            return start;
         }
         let mut tmp = [0u8; 16 * 1024];
         match self.clients[i].stream.read(&mut tmp) {
             Ok(0) => {
                 self.clients[i].closed = true;
-                return;
+                return start;
             }
             Ok(n) => self.clients[i].inbuf.extend_from_slice(&tmp[..n]),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return start,
             Err(_) => {
                 self.clients[i].closed = true;
-                return;
+                return start;
             }
         }
         loop {
@@ -891,6 +1045,7 @@ impl Monitor<'_> {
             match frame {
                 (attach::STDIN, data) => write_stdin(&*io, &data),
                 (attach::STDIN_EOF, _) => close_stdin(io),
+                (attach::START, _) => start = true,
                 (attach::RESIZE, data) if data.len() == 4 => {
                     if let ContainerIo::Pty {
                         master: Some(m), ..
@@ -910,6 +1065,7 @@ impl Monitor<'_> {
                 _ => {}
             }
         }
+        start
     }
 
     /// Reaps exited children; returns the init's exit code once it is reaped.
