@@ -715,22 +715,34 @@ impl ContainerEngine for LocalEngine {
             })?),
         };
         cfg.created_ns = now_ns();
-        let config = serde_json::to_string(&cfg)
-            .map_err(|e| ContainerError::Other(format!("serializing config: {e}")))?;
-        let rec = ContainerRecord {
-            id: cfg.id.clone(),
-            name: cfg.name.clone(),
-            image_id,
-            config,
-            created: cfg.created_ns,
-            state: ContainerState::default(),
-        };
-        self.store().add_container(&rec).map_err(|e| match e {
-            StoreError::NameInUse { .. } => {
-                ContainerError::Other(format!("creating container storage: {e}"))
+        // A generated name can be taken by a concurrent create between the
+        // lookup above and the insert: draw another (as Podman retries).
+        let mut attempts = 0;
+        loop {
+            let config = serde_json::to_string(&cfg)
+                .map_err(|e| ContainerError::Other(format!("serializing config: {e}")))?;
+            let rec = ContainerRecord {
+                id: cfg.id.clone(),
+                name: cfg.name.clone(),
+                image_id: image_id.clone(),
+                config,
+                created: cfg.created_ns,
+                state: ContainerState::default(),
+            };
+            match self.store().add_container(&rec) {
+                Ok(()) => break,
+                Err(StoreError::NameInUse { .. }) if opts.name.is_none() && attempts < 100 => {
+                    attempts += 1;
+                    cfg.name = random_name();
+                }
+                Err(e @ StoreError::NameInUse { .. }) => {
+                    return Err(ContainerError::Other(format!(
+                        "creating container storage: {e}"
+                    )))
+                }
+                Err(other) => return Err(store_err(other)),
             }
-            other => store_err(other),
-        })?;
+        }
         tracing::debug!("create {}: recorded", cfg.id);
         if let Some(c) = &opts.cidfile {
             if let Err(e) = std::fs::write(c, &cfg.id) {
