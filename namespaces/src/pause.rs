@@ -516,6 +516,8 @@ fn creator_child(
     match unsafe { nix::unistd::fork() } {
         Ok(ForkResult::Child) => {
             let _ = nix::unistd::setsid();
+            // Keep no directory of the caller busy.
+            let _ = nix::unistd::chdir(c"/");
             // SAFETY: plain system calls on fds this process owns; the
             // path is a NUL-terminated literal.
             unsafe {
