@@ -27,7 +27,7 @@ RELEASE_BIN := $(CARGO_TARGET_DIR)/$(RELEASE_TARGET)/release/podman-rs
 # Debian packages the build and the tests need:
 #  libseccomp-dev pkg-config   libseccomp for the seccomp filters (libcontainer, libseccomp crate)
 #  busybox-static file          the test/demo root filesystem, and the check that it is static
-#  uidmap                       newuidmap/newgidmap (rootless id mappings)
+#  uidmap                       newuidmap/newgidmap (rootless id mappings, the pause namespace)
 #  golang-github-containers-common  Podman's seccomp.json, compared with ours in the seccomp tests
 #  procps                       ps(1) for `runtime ps`
 #  passwd util-linux            useradd and runuser for the rootless tests

@@ -7,6 +7,7 @@ mod format;
 mod image;
 mod init;
 mod logging;
+mod rootless;
 mod runtime;
 mod system;
 
@@ -104,12 +105,35 @@ enum Command {
     Rename(container::RenameArgs),
     /// List port mappings or a specific mapping for the container
     Port(container::NamesArgs),
+    /// Run a command in a modified user namespace
+    Unshare(system::UnshareArgs),
+    /// Manage podman-rs
+    System(system::SystemCli),
     /// The per-container monitor (started by start/run; not for direct use)
     #[command(hide = true, name = "container-monitor")]
     ContainerMonitor(container::MonitorArgs),
 }
 
+/// Whether `command` runs inside the rootless user namespace.
+fn rootless_policy(command: &Command) -> rootless::Policy {
+    match command {
+        // The runtime verbs work on their own (`runtime --rootless`); the
+        // monitor is started from inside the namespace already.
+        Command::Runtime(_) | Command::ContainerMonitor(_) => rootless::Policy::Stay,
+        // migrate resets the namespace: it may use one, never creates one.
+        Command::System(system::SystemCli {
+            verb: system::SystemVerb::Migrate(_),
+        }) => rootless::Policy::JoinExisting,
+        _ => rootless::Policy::JoinOrCreate,
+    }
+}
+
 fn main() -> ExitCode {
+    // The rootless pause process is this binary started with a marker
+    // variable: it only holds the namespaces open.
+    if podman_rs_namespaces::pause::is_pause_process() {
+        podman_rs_namespaces::pause::run_pause_process();
+    }
     // Invoked through a link named like a runtime binary (`podman-rs-runtime`),
     // speak the runc command line directly, so engines can use us as their
     // OCI runtime path.
@@ -152,6 +176,16 @@ fn main() -> ExitCode {
         }
     };
     let is_runtime = matches!(cli.command, Command::Runtime(_));
+    // Rootless: into the user namespace while still single-threaded
+    // (--help/--version and parse errors returned above, before this).
+    let notices = match rootless::enter(rootless_policy(&cli.command)) {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    rootless::print_notices(&notices, &cli.log_level);
     if matches!(cli.command, Command::ContainerMonitor(_)) {
         logging::init_monitor(&cli.log_level);
     } else if !is_runtime {
@@ -208,6 +242,8 @@ fn main() -> ExitCode {
         Command::Unpause(a) => container::unpause(a, &storage),
         Command::Rename(a) => container::rename(a, &storage),
         Command::Port(a) => container::port(a, &storage),
+        Command::Unshare(a) => system::unshare(a, &storage),
+        Command::System(c) => system::main(c, &storage),
         Command::ContainerMonitor(a) => container::monitor(a, &storage),
     }
 }

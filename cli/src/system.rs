@@ -233,3 +233,170 @@ pub fn logout(a: LogoutArgs, storage: &StorageOptions) -> ExitCode {
         Err(e) => fail(e),
     }
 }
+
+/// `podman-rs system VERB`
+#[derive(Args, Debug)]
+pub struct SystemCli {
+    #[command(subcommand)]
+    pub verb: SystemVerb,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum SystemVerb {
+    /// Migrate containers: stop them and reset the rootless pause process
+    Migrate(MigrateArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct MigrateArgs {}
+
+/// `podman-rs unshare`
+#[derive(Args, Debug)]
+pub struct UnshareArgs {
+    /// The command to run (default: $SHELL) and its arguments
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
+    command: Vec<std::ffi::OsString>,
+}
+
+/// `podman-rs system VERB`
+pub fn main(cli: SystemCli, storage: &StorageOptions) -> ExitCode {
+    match cli.verb {
+        SystemVerb::Migrate(_) => migrate(storage),
+    }
+}
+
+/// `podman-rs system migrate`: stops the running containers (`stopped ID`
+/// each), then, rootless, removes the pause pid file and kills the pause
+/// process so that the next command builds a namespace from the current
+/// /etc/subuid and /etc/subgid. Runs inside the namespace only if a pause
+/// process already exists; never creates one.
+pub fn migrate(storage: &StorageOptions) -> ExitCode {
+    use podman_rs_engine::container::{ContainerEngine, ListOptions};
+    let mut code = ExitCode::SUCCESS;
+    let engine = match open(storage) {
+        Ok(e) => e,
+        Err(c) => return c,
+    };
+    match engine.container_list(&ListOptions::default()) {
+        Ok(running) => {
+            for c in running {
+                match engine.container_stop(&c.id, None) {
+                    Ok(_) => println!("stopped {}", c.id),
+                    Err(e) => {
+                        eprintln!("Error: stopping container {}: {e}", c.id);
+                        code = ExitCode::from(e.exit_code());
+                    }
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!("Error: {e}");
+            code = ExitCode::from(e.exit_code());
+        }
+    }
+    drop(engine);
+    match podman_rs_engine::rootless::current_paths() {
+        Ok(Some(paths)) => {
+            if let Err(e) = podman_rs_namespaces::pause::stop_pause_process(&paths.pause_pid_file) {
+                eprintln!("Error: {e}");
+                return ExitCode::from(crate::EXIT_ENGINE);
+            }
+        }
+        Ok(None) => {}
+        Err(e) => return fail(e),
+    }
+    code
+}
+
+/// Go's lower-case strerror text for `e` (what Podman shows after `fork/exec`).
+fn os_error_text(e: &std::io::Error) -> String {
+    let text = match e.raw_os_error() {
+        Some(n) => nix::errno::Errno::from_raw(n).desc().to_string(),
+        None => e.to_string(),
+    };
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => text,
+    }
+}
+
+/// An executable file named `name` in `$PATH` (as Go's exec.LookPath).
+fn look_path(name: &std::ffi::OsStr) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| {
+            if d.as_os_str().is_empty() {
+                PathBuf::from(".").join(name)
+            } else {
+                d.join(name)
+            }
+        })
+        .find(|p| {
+            std::fs::metadata(p)
+                .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+                .unwrap_or(false)
+        })
+}
+
+/// `podman-rs unshare [COMMAND...]`: runs COMMAND (default `$SHELL`) in the
+/// rootless user namespace (joined in `main`) and exits with its status
+/// (255 when killed by a signal, 127 not found, 126 not runnable).
+pub fn unshare(a: UnshareArgs, storage: &StorageOptions) -> ExitCode {
+    if !podman_rs_engine::rootless::is_rootless() {
+        eprintln!("Error: please use unshare with rootless");
+        return ExitCode::from(crate::EXIT_ENGINE);
+    }
+    let mut argv = a.command;
+    if argv.is_empty() {
+        match std::env::var_os("SHELL").filter(|s| !s.is_empty()) {
+            Some(shell) => argv.push(shell),
+            None => {
+                eprintln!("Error: no command specified and no $SHELL specified");
+                return ExitCode::from(crate::EXIT_ENGINE);
+            }
+        }
+    }
+    let name = &argv[0];
+    let program = if name.as_encoded_bytes().contains(&b'/') {
+        PathBuf::from(name)
+    } else {
+        match look_path(name) {
+            Some(p) => p,
+            None => {
+                eprintln!(
+                    "Error: exec: \"{}\": executable file not found in $PATH",
+                    name.to_string_lossy()
+                );
+                return ExitCode::from(127);
+            }
+        }
+    };
+    let status = std::process::Command::new(&program)
+        .args(&argv[1..])
+        .env(podman_rs_engine::rootless::USERNS_CONFIGURED_ENV, "done")
+        .env("CONTAINERS_GRAPHROOT", &storage.root)
+        .env("CONTAINERS_RUNROOT", &storage.runroot)
+        .status();
+    match status {
+        Ok(st) => ExitCode::from(st.code().map(|c| c as u8).unwrap_or(255)),
+        Err(e) => {
+            eprintln!(
+                "Error: fork/exec {}: {}",
+                program.display(),
+                os_error_text(&e)
+            );
+            let code = if e.kind() == std::io::ErrorKind::NotFound {
+                127
+            } else {
+                126
+            };
+            ExitCode::from(code)
+        }
+    }
+}

@@ -6,4 +6,5 @@ pub mod config;
 pub mod container;
 pub mod image;
 pub mod interface;
+pub mod rootless;
 pub mod store;

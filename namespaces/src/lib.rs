@@ -10,6 +10,8 @@
 //!   newuidmap/newgidmap ([`MapWriter`]).
 //! - [`handle`]: opening namespace files, checking their type, setns
 //!   ([`NamespaceFile`]).
+//! - [`pause`]: the rootless pause process: joining or creating the
+//!   user + mount namespace every rootless command runs in.
 //! - [`netns`]: persistent network namespace files (`ip netns add/delete`).
 //!
 //! System calls used by the mapping and joining logic go through the
@@ -23,6 +25,7 @@ pub mod handle;
 pub mod idmap;
 pub mod netns;
 pub mod nstype;
+pub mod pause;
 pub mod rootless;
 pub mod subid;
 pub mod syscall;

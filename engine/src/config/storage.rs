@@ -50,6 +50,8 @@ pub enum StorageConfError {
     Parse { path: PathBuf, message: String },
     #[error("unsupported storage driver {driver:?} (from {origin}): podman-rs supports \"overlay\" and \"vfs\"")]
     UnsupportedDriver { driver: String, origin: String },
+    #[error(transparent)]
+    Rootless(#[from] crate::rootless::RootlessError),
 }
 
 /// The `[storage]` settings podman-rs reads (`None`: not set or empty).
@@ -88,6 +90,8 @@ pub fn parse(text: &str, path: &Path) -> Result<StorageConf, StorageConfError> {
 pub struct Lookup {
     /// `$CONTAINERS_STORAGE_CONF`.
     pub env: Option<OsString>,
+    /// The user's uid: the effective uid, or the rootless user's uid inside
+    /// the rootless user namespace (where the effective uid is 0).
     pub euid: u32,
     pub home: Option<PathBuf>,
     pub xdg_config_home: Option<PathBuf>,
@@ -101,7 +105,9 @@ impl Lookup {
         let non_empty = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
         Lookup {
             env: non_empty(STORAGE_CONF_ENV),
-            euid: rustix::process::geteuid().as_raw(),
+            euid: crate::rootless::RootlessEnv::from_env()
+                .rootless_uid()
+                .unwrap_or(0),
             home: non_empty("HOME").map(PathBuf::from),
             xdg_config_home: non_empty("XDG_CONFIG_HOME").map(PathBuf::from),
             system: vec![SYSTEM_STORAGE_CONF.into(), DEFAULT_STORAGE_CONF.into()],
@@ -207,11 +213,26 @@ pub fn resolve(
     })
 }
 
+/// The defaults of a rootless user (see [`crate::rootless`]): graphroot
+/// under the data home, runroot under the runtime directory.
+pub fn rootless_defaults(paths: &crate::rootless::RootlessPaths) -> StorageOptions {
+    StorageOptions {
+        root: paths.graphroot.clone(),
+        runroot: paths.runroot.clone(),
+        ..StorageOptions::default()
+    }
+}
+
 /// The storage options of this process: `flags`, then the storage.conf of
-/// [`Lookup::from_env`], then [`StorageOptions::default`].
+/// [`Lookup::from_env`], then [`StorageOptions::default`] (for root) or
+/// [`rootless_defaults`].
 pub fn storage_options(flags: &StorageFlags) -> Result<StorageOptions, StorageConfError> {
     let conf = load(&Lookup::from_env())?;
-    resolve(flags, conf.as_ref(), &StorageOptions::default())
+    let defaults = match crate::rootless::current_paths()? {
+        Some(paths) => rootless_defaults(&paths),
+        None => StorageOptions::default(),
+    };
+    resolve(flags, conf.as_ref(), &defaults)
 }
 
 #[cfg(test)]
@@ -346,6 +367,32 @@ mod tests {
         assert_eq!(
             (s.root, s.runroot),
             (defaults.root.clone(), defaults.runroot.clone())
+        );
+    }
+
+    #[test]
+    fn rootless_defaults_and_flags() {
+        let env = crate::rootless::RootlessEnv {
+            euid: 1000,
+            home: Some("/home/u".into()),
+            xdg_runtime_dir: Some("/run/user/1000".into()),
+            ..Default::default()
+        };
+        let paths = crate::rootless::paths_for(&env, 1000).unwrap();
+        let d = rootless_defaults(&paths);
+        let s = resolve(&StorageFlags::default(), None, &d).unwrap();
+        assert_eq!(s.root, PathBuf::from("/home/u/.local/share/podman-rs"));
+        assert_eq!(s.runroot, PathBuf::from("/run/user/1000/podman-rs"));
+        // The flags still win.
+        let flags = StorageFlags {
+            root: Some("/r".into()),
+            runroot: Some("/rr".into()),
+            driver: None,
+        };
+        let s = resolve(&flags, None, &d).unwrap();
+        assert_eq!(
+            (s.root, s.runroot),
+            (PathBuf::from("/r"), PathBuf::from("/rr"))
         );
     }
 

@@ -1,0 +1,496 @@
+//! The engine verbs as a normal user: the rootless user namespace kept by
+//! the pause process (maps from /etc/subuid, one namespace for every
+//! command, single mapping for a user without ranges, recreation after the
+//! pause process died, `system migrate`), `unshare`, and per-user storage.
+//!
+//! The tests create their own users and their /etc/subuid and /etc/subgid
+//! entries, run podman-rs with `runuser` in a clean environment with a
+//! private `$XDG_RUNTIME_DIR` per test, and `system migrate` at the end so
+//! no pause process is left behind.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use podman_rs_integration_tests::images::{busybox_image, push_layout};
+use podman_rs_integration_tests::registry::Registry;
+use podman_rs_integration_tests::{binary, capture, require_root, text};
+
+const SINGLE_MAPPING_WARNING: &str = "Using rootless single mapping into the namespace. This might break some images. Check /etc/subuid and /etc/subgid for adding sub*ids if not using a network user";
+
+/// Serialises useradd and the edits of /etc/subuid and /etc/subgid.
+static ID_FILES: Mutex<()> = Mutex::new(());
+
+fn uid_of(name: &str) -> Option<u32> {
+    Command::new("id")
+        .args(["-u", name])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+}
+
+/// Rewrites `file` so that `name` (uid `uid`) has exactly `range`.
+fn set_range(file: &str, name: &str, uid: u32, range: Option<(u32, u32)>) {
+    let old = std::fs::read_to_string(file).unwrap_or_default();
+    let mut lines: Vec<String> = old
+        .lines()
+        .filter(|l| {
+            let owner = l.split(':').next().unwrap_or_default();
+            owner != name && owner != uid.to_string()
+        })
+        .map(str::to_string)
+        .collect();
+    if let Some((start, count)) = range {
+        lines.push(format!("{name}:{start}:{count}"));
+    }
+    let tmp = format!("{file}.podman-rs-test");
+    std::fs::write(&tmp, lines.join("\n") + "\n").unwrap();
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::rename(&tmp, file).unwrap();
+}
+
+/// A test user (created once) with exactly `range` as subuids and subgids.
+fn user(name: &str, range: Option<(u32, u32)>) -> u32 {
+    let _g = ID_FILES.lock().unwrap_or_else(|e| e.into_inner());
+    let uid = match uid_of(name) {
+        Some(u) => u,
+        None => {
+            let st = Command::new("useradd")
+                .args(["--create-home", "--shell", "/bin/sh", name])
+                .status()
+                .expect("useradd");
+            assert!(st.success() || uid_of(name).is_some(), "useradd {name}");
+            uid_of(name).expect("uid of the new user")
+        }
+    };
+    set_range("/etc/subuid", name, uid, range);
+    set_range("/etc/subgid", name, uid, range);
+    uid
+}
+
+fn set_user_range(name: &str, uid: u32, range: Option<(u32, u32)>) {
+    let _g = ID_FILES.lock().unwrap_or_else(|e| e.into_inner());
+    set_range("/etc/subuid", name, uid, range);
+    set_range("/etc/subgid", name, uid, range);
+}
+
+/// One user's commands with a private runtime directory; the pause process
+/// is reset with `system migrate` on drop.
+struct Session {
+    name: String,
+    runtime: tempfile::TempDir,
+}
+
+impl Session {
+    fn new(name: &str, uid: u32) -> Session {
+        let runtime = tempfile::Builder::new()
+            .prefix("podman-rs-rl-run-")
+            .tempdir()
+            .unwrap();
+        std::fs::set_permissions(runtime.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        nix::unistd::chown(
+            runtime.path(),
+            Some(nix::unistd::Uid::from_raw(uid)),
+            Some(nix::unistd::Gid::from_raw(uid)),
+        )
+        .unwrap();
+        Session {
+            name: name.to_string(),
+            runtime,
+        }
+    }
+
+    fn home(&self) -> PathBuf {
+        PathBuf::from(format!("/home/{}", self.name))
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("runuser");
+        c.args(["-u", &self.name, "--", "env", "-i"])
+            .arg(format!("HOME={}", self.home().display()))
+            .arg(format!("USER={}", self.name))
+            .arg(format!("LOGNAME={}", self.name))
+            .arg("PATH=/usr/local/bin:/usr/bin:/bin")
+            .arg("SHELL=/bin/sh")
+            .arg(format!("XDG_RUNTIME_DIR={}", self.runtime.path().display()))
+            .arg(binary())
+            .args(args)
+            .current_dir("/");
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        capture(self.command(args))
+    }
+
+    /// Runs and expects success; returns stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        let (o, e) = text(&out);
+        assert!(
+            out.status.success(),
+            "{args:?} as {}: {:?}\nstdout: {o}\nstderr: {e}",
+            self.name,
+            out.status
+        );
+        o
+    }
+
+    /// Runs a program (not podman-rs) as the user.
+    fn sh(&self, script: &str) -> String {
+        let out = capture({
+            let mut c = Command::new("runuser");
+            c.args(["-u", &self.name, "--", "sh", "-c", script]);
+            c
+        });
+        text(&out).0
+    }
+
+    fn pid_file(&self) -> PathBuf {
+        self.runtime.path().join("podman-rs/libpod/tmp/pause.pid")
+    }
+
+    fn pause_pid(&self) -> Option<i32> {
+        std::fs::read_to_string(self.pid_file())
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let pid = self.pause_pid();
+        let _ = self.run(&["system", "migrate"]);
+        if let Some(pid) = pid {
+            // Belt and braces: never leave a pause process behind.
+            if is_pause(pid) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+    }
+}
+
+fn is_pause(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map(|c| c.trim() == "podman-rs pause")
+        .unwrap_or(false)
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| s.contains(") Z "))
+            .unwrap_or(true)
+}
+
+fn wait_gone(pid: i32) {
+    let start = Instant::now();
+    while is_pause(pid) {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "pause {pid} still alive"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn map_lines(s: &str) -> Vec<Vec<String>> {
+    s.lines()
+        .map(|l| l.split_whitespace().map(str::to_string).collect())
+        .collect()
+}
+
+fn map(entries: &[(u32, u32, u32)]) -> Vec<Vec<String>> {
+    entries
+        .iter()
+        .map(|(a, b, c)| vec![a.to_string(), b.to_string(), c.to_string()])
+        .collect()
+}
+
+#[test]
+fn unshare_maps_the_user_and_its_subordinate_range() {
+    require_root();
+    let uid = user("podmanrs-rl", Some((500000, 65536)));
+    let s = Session::new("podmanrs-rl", uid);
+    let uid_map = s.ok(&["unshare", "cat", "/proc/self/uid_map"]);
+    assert_eq!(map_lines(&uid_map), map(&[(0, uid, 1), (1, 500000, 65536)]));
+    let gid_map = s.ok(&["unshare", "cat", "/proc/self/gid_map"]);
+    assert_eq!(map_lines(&gid_map), map(&[(0, uid, 1), (1, 500000, 65536)]));
+    assert_eq!(s.ok(&["unshare", "id", "-u"]).trim(), "0");
+    let env = s.ok(&["unshare", "env"]);
+    let home = s.home();
+    for want in [
+        "_CONTAINERS_USERNS_CONFIGURED=done".to_string(),
+        format!("_CONTAINERS_ROOTLESS_UID={uid}"),
+        format!(
+            "CONTAINERS_GRAPHROOT={}/.local/share/podman-rs",
+            home.display()
+        ),
+        format!(
+            "CONTAINERS_RUNROOT={}/podman-rs",
+            s.runtime.path().display()
+        ),
+    ] {
+        assert!(env.lines().any(|l| l == want), "{want} not in\n{env}");
+    }
+    // The pause process: ours, named, holding the namespace.
+    let pid = s.pause_pid().expect("pause pid file");
+    assert!(is_pause(pid));
+    let owner = std::fs::metadata(format!("/proc/{pid}")).unwrap().uid();
+    assert_eq!(owner, uid);
+}
+
+#[test]
+fn commands_share_one_namespace_and_a_killed_pause_is_recreated() {
+    require_root();
+    let uid = user("podmanrs-rl", Some((500000, 65536)));
+    let s = Session::new("podmanrs-rl", uid);
+    // Two first commands at once: one namespace (the pid file lock).
+    let children: Vec<_> = (0..2)
+        .map(|_| {
+            let mut c = s.command(&["unshare", "readlink", "/proc/self/ns/user"]);
+            c.stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::null());
+            c.spawn().expect("spawn")
+        })
+        .collect();
+    let outs: Vec<String> = children
+        .into_iter()
+        .map(|c| String::from_utf8_lossy(&c.wait_with_output().unwrap().stdout).into_owned())
+        .collect();
+    assert!(outs[0].starts_with("user:["), "{outs:?}");
+    assert_eq!(outs[0], outs[1], "same user namespace");
+    let third = s.ok(&["unshare", "readlink", "/proc/self/ns/user"]);
+    assert_eq!(third, outs[0]);
+    let host = s.sh("readlink /proc/self/ns/user");
+    assert_ne!(host, third, "not the host's namespace");
+    let before = s.pause_pid().expect("pause pid");
+    let pauses = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|p| is_pause(*p))
+        .filter(|p| {
+            std::fs::metadata(format!("/proc/{p}"))
+                .map(|m| m.uid() == uid)
+                .unwrap_or(false)
+        })
+        .filter(|p| {
+            // This session's only (other tests may run their own).
+            std::fs::read_link(format!("/proc/{p}/ns/user")).ok()
+                == std::fs::read_link(format!("/proc/{before}/ns/user")).ok()
+        })
+        .count();
+    assert_eq!(pauses, 1, "one pause process for the namespace");
+
+    // kill -9: the next command makes a new one.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(before),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_gone(before);
+    let map = s.ok(&["unshare", "cat", "/proc/self/uid_map"]);
+    assert_eq!(
+        map_lines(&map),
+        self::map(&[(0, uid, 1), (1, 500000, 65536)])
+    );
+    let after = s.pause_pid().expect("new pause pid");
+    assert_ne!(after, before);
+    assert!(is_pause(after));
+}
+
+#[test]
+fn a_user_without_ranges_gets_a_single_mapping_and_one_warning() {
+    require_root();
+    let uid = user("podmanrs-nosub", None);
+    let s = Session::new("podmanrs-nosub", uid);
+    let first = s.run(&[
+        "unshare",
+        "cat",
+        "/proc/self/uid_map",
+        "/proc/self/setgroups",
+    ]);
+    let (o1, e1) = text(&first);
+    assert!(first.status.success(), "{e1}");
+    let second = s.run(&["unshare", "cat", "/proc/self/gid_map"]);
+    let (o2, e2) = text(&second);
+    assert!(second.status.success(), "{e2}");
+    let mut lines = o1.lines();
+    assert_eq!(
+        lines
+            .next()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>()),
+        Some(vec!["0", &uid.to_string(), "1"])
+    );
+    assert_eq!(lines.next(), Some("deny"));
+    assert_eq!(map_lines(&o2), map(&[(0, uid, 1)]));
+    let count = |e: &str, s: &str| e.matches(s).count();
+    assert_eq!(
+        count(&e1, SINGLE_MAPPING_WARNING) + count(&e2, SINGLE_MAPPING_WARNING),
+        1,
+        "first: {e1}\nsecond: {e2}"
+    );
+    assert!(e1.contains(SINGLE_MAPPING_WARNING), "{e1}");
+    assert!(
+        e1.contains("level=error msg=\"cannot find UID/GID for user podmanrs-nosub: no subuid ranges found for user \\\"podmanrs-nosub\\\" in /etc/subuid - check rootless mode in man pages.\""),
+        "{e1}"
+    );
+    assert!(
+        e1.contains("level=warning msg=\"Using rootless single mapping"),
+        "{e1}"
+    );
+    assert!(e2.is_empty(), "nothing on the second command: {e2}");
+}
+
+#[test]
+fn unshare_exit_codes_and_messages() {
+    require_root();
+    let uid = user("podmanrs-rl", Some((500000, 65536)));
+    let s = Session::new("podmanrs-rl", uid);
+    let out = s.run(&["unshare", "false"]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = s.run(&["unshare", "sh", "-c", "exit 7"]);
+    assert_eq!(out.status.code(), Some(7));
+    let out = s.run(&["unshare", "no-such-command-here"]);
+    assert_eq!(out.status.code(), Some(127));
+    assert_eq!(
+        text(&out).1,
+        "Error: exec: \"no-such-command-here\": executable file not found in $PATH\n"
+    );
+    let out = s.run(&["unshare", "/etc/passwd"]);
+    assert_eq!(out.status.code(), Some(126));
+    assert_eq!(
+        text(&out).1,
+        "Error: fork/exec /etc/passwd: permission denied\n"
+    );
+    // No command: $SHELL (sh here) reading its commands from stdin.
+    let mut c = s.command(&["unshare"]);
+    c.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"id -u; exit 3\n").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "0");
+}
+
+#[test]
+fn system_migrate_applies_a_changed_range() {
+    require_root();
+    let name = "podmanrs-mig";
+    let uid = user(name, Some((640000, 65536)));
+    let s = Session::new(name, uid);
+    let m = s.ok(&["unshare", "cat", "/proc/self/uid_map"]);
+    assert_eq!(map_lines(&m), map(&[(0, uid, 1), (1, 640000, 65536)]));
+    set_user_range(name, uid, Some((710000, 10000)));
+    // The running namespace keeps its maps until migrate.
+    let m = s.ok(&["unshare", "cat", "/proc/self/uid_map"]);
+    assert_eq!(map_lines(&m), map(&[(0, uid, 1), (1, 640000, 65536)]));
+    let pid = s.pause_pid().expect("pause pid");
+    let out = s.run(&["system", "migrate"]);
+    assert_eq!(text(&out), (String::new(), String::new()));
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!s.pid_file().exists(), "pid file removed");
+    wait_gone(pid);
+    let m = s.ok(&["unshare", "cat", "/proc/self/uid_map"]);
+    assert_eq!(map_lines(&m), map(&[(0, uid, 1), (1, 710000, 10000)]));
+    // Without a pause process migrate does nothing and creates none.
+    let out = s.run(&["system", "migrate"]);
+    assert!(out.status.success(), "{}", text(&out).1);
+    let out = s.run(&["system", "migrate"]);
+    assert_eq!(text(&out), (String::new(), String::new()));
+    assert!(!s.pid_file().exists());
+    set_user_range(name, uid, Some((640000, 65536)));
+}
+
+#[test]
+fn images_and_pull_use_each_users_own_store() {
+    require_root();
+    let uid1 = user("podmanrs-rl", Some((500000, 65536)));
+    let uid2 = user("podmanrs-rl2", Some((570000, 65536)));
+    let a = Session::new("podmanrs-rl", uid1);
+    let b = Session::new("podmanrs-rl2", uid2);
+    let store_a = a.home().join(".local/share/podman-rs");
+    let store_b = b.home().join(".local/share/podman-rs");
+    for (s, store, uid) in [(&a, &store_a, uid1), (&b, &store_b, uid2)] {
+        let _ = std::fs::remove_dir_all(store);
+        let out = s.ok(&["images"]);
+        assert_eq!(
+            out.lines()
+                .next()
+                .unwrap_or_default()
+                .split_whitespace()
+                .collect::<Vec<_>>(),
+            ["REPOSITORY", "TAG", "IMAGE", "ID", "CREATED", "SIZE"]
+        );
+        assert_eq!(out.lines().count(), 1, "{out}");
+        let meta = std::fs::metadata(store).expect("store created");
+        assert_eq!(meta.uid(), uid, "owned by the user on the host");
+        assert!(store.join("db.sqlite").exists());
+        let run = std::fs::metadata(s.runtime.path().join("podman-rs")).unwrap();
+        assert_eq!(run.uid(), uid);
+    }
+    // A pulled image is in its user's store only; its files belong to the
+    // user (root inside the namespace) on the host.
+    let reg = Registry::start();
+    let bb = busybox_image();
+    push_layout(bb.path(), &reg.addr(), "busybox:latest").expect("push busybox");
+    let image = format!("{}/busybox:latest", reg.addr());
+    let id = a.ok(&["pull", "-q", "--tls-verify=false", &image]);
+    assert_eq!(id.trim().len(), 64, "{id}");
+    assert!(a
+        .ok(&["images"])
+        .contains(&format!("{}/busybox", reg.addr())));
+    assert_eq!(
+        b.ok(&["images"]).lines().count(),
+        1,
+        "not in the other store"
+    );
+    let bin = walk_find(&store_a.join("layers"), "busybox").expect("busybox in a layer");
+    assert_eq!(std::fs::symlink_metadata(&bin).unwrap().uid(), uid1);
+    a.ok(&["rmi", &image]);
+    assert_eq!(a.ok(&["images"]).lines().count(), 1);
+}
+
+fn walk_find(dir: &Path, name: &str) -> Option<PathBuf> {
+    for e in std::fs::read_dir(dir).ok()?.flatten() {
+        let p = e.path();
+        if e.file_name() == name {
+            return Some(p);
+        }
+        if e.file_type().ok()?.is_dir() {
+            if let Some(f) = walk_find(&p, name) {
+                return Some(f);
+            }
+        }
+    }
+    None
+}
+
+#[test]
+fn unshare_as_root_is_refused_as_podman_does() {
+    require_root();
+    let mut c = Command::new(binary());
+    c.args(["unshare", "true"])
+        .env_remove("_CONTAINERS_USERNS_CONFIGURED")
+        .env_remove("_CONTAINERS_ROOTLESS_UID");
+    let out = capture(c);
+    assert_eq!(out.status.code(), Some(125));
+    assert_eq!(text(&out).1, "Error: please use unshare with rootless\n");
+    if Path::new("/usr/bin/podman").exists() {
+        let mut c = Command::new("podman");
+        c.args(["unshare", "true"])
+            .env_remove("_CONTAINERS_USERNS_CONFIGURED")
+            .env_remove("_CONTAINERS_ROOTLESS_UID");
+        let theirs = capture(c);
+        assert_eq!(theirs.status.code(), out.status.code());
+        assert_eq!(text(&theirs).1, text(&out).1);
+    }
+}
