@@ -175,7 +175,7 @@ pub struct PortMapping {
     pub host_ip: String,
     pub host_port: u16,
     pub container_port: u16,
-    /// "tcp" or "udp".
+    /// "tcp", "udp" or "sctp".
     pub protocol: String,
 }
 

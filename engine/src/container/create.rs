@@ -193,13 +193,19 @@ fn parse_ulimit_inner(s: &str) -> Result<Ulimit, ContainerError> {
 pub fn parse_publish(values: &[String]) -> Result<Vec<PortMapping>, ContainerError> {
     let mut out = Vec::new();
     for v in values {
-        let (spec, proto) = match v.rsplit_once('/') {
+        // Podman's wording throughout (Go's strconv errors included).
+        let (spec, proto) = match v.split_once('/') {
+            Some((_, p)) if p.contains('/') => {
+                return Err(invalid(
+                    "invalid port format - protocol can only be specified once",
+                ))
+            }
             Some((s, p)) => (s, p),
             None => (v.as_str(), "tcp"),
         };
-        if !matches!(proto, "tcp" | "udp") {
+        if !matches!(proto, "tcp" | "udp" | "sctp") {
             return Err(invalid(format!(
-                "invalid protocol {proto:?} in port mapping {v:?}: tcp or udp"
+                "unrecognized protocol {proto:?} in port mapping"
             )));
         }
         // An IPv6 host address is written in brackets: [::1]:8080:80.
@@ -210,20 +216,21 @@ pub fn parse_publish(values: &[String]) -> Result<Vec<PortMapping>, ContainerErr
                 match parts.len() {
                     1 | 2 => (String::new(), spec.to_string()),
                     3 => (parts[0].to_string(), format!("{}:{}", parts[1], parts[2])),
-                    _ => return Err(invalid(format!("invalid port format {v:?}"))),
+                    _ => {
+                        return Err(invalid(
+                            "invalid port format - format is [[hostIP:]hostPort:]containerPort",
+                        ))
+                    }
                 }
             }
         };
         if !ip.is_empty() && ip.parse::<std::net::IpAddr>().is_err() {
-            return Err(invalid(format!(
-                "invalid IP address {ip:?} in port mapping {v:?}"
-            )));
+            return Err(invalid(format!("cannot parse {ip:?} as an IP address")));
         }
         let (host, ctr) = match rest.split_once(':') {
             Some((h, c)) => (h, c),
             None => ("", rest.as_str()),
         };
-        // Podman's wording (Go's strconv errors included).
         let range = |s: &str, what: &str| -> Result<(u16, u16), ContainerError> {
             let num = |n: &str| -> Result<u16, ContainerError> {
                 let v: u64 = n.parse().map_err(|_| {
@@ -240,9 +247,9 @@ pub fn parse_publish(values: &[String]) -> Result<Vec<PortMapping>, ContainerErr
             match s.split_once('-') {
                 Some((a, b)) => {
                     let (a, b) = (num(a)?, num(b)?);
-                    if b < a {
+                    if b <= a {
                         return Err(invalid(format!(
-                            "parsing {what} port: invalid port range {s:?}: the end is below the start"
+                            "parsing {what} port: the end port of a range must be higher than the start port - {b} is not higher than {a}"
                         )));
                     }
                     Ok((a, b))
@@ -259,7 +266,9 @@ pub fn parse_publish(values: &[String]) -> Result<Vec<PortMapping>, ContainerErr
             let (h0, h1) = range(host, "host")?;
             if h1 - h0 != c1 - c0 {
                 return Err(invalid(format!(
-                    "host and container port ranges of {v:?} differ in size"
+                    "host and container port ranges have different lengths: {} vs {}",
+                    h1 - h0 + 1,
+                    c1 - c0 + 1
                 )));
             }
             (h0..=h1).collect()
