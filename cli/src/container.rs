@@ -648,7 +648,7 @@ pub fn create(a: CreateArgs, storage: &StorageOptions) -> ExitCode {
     match engine.container_create(&create_options(&a.flags)) {
         Ok(r) => {
             for w in &r.warnings {
-                eprintln!("WARNING: {w}");
+                eprintln!("{w}");
             }
             println!("{}", r.id);
             ExitCode::SUCCESS
@@ -788,7 +788,7 @@ pub fn run(a: RunArgs, storage: &StorageOptions) -> ExitCode {
     let id = match engine.container_create(&opts) {
         Ok(r) => {
             for w in &r.warnings {
-                eprintln!("WARNING: {w}");
+                eprintln!("{w}");
             }
             r.id
         }
@@ -979,6 +979,14 @@ fn targets(
         return Err(ExitCode::from(crate::EXIT_ENGINE));
     }
     Ok(names.to_vec())
+}
+
+/// `--latest` for verbs that also take names: the newest container's id.
+fn latest_id(engine: &LocalEngine) -> Option<String> {
+    targets(engine, &[], false, true, false)
+        .ok()?
+        .into_iter()
+        .next()
 }
 
 /// Opens the engine and resolves a verb's targets (see [`targets`]).
@@ -1362,13 +1370,7 @@ pub fn inspect(a: InspectArgs, storage: &StorageOptions) -> ExitCode {
     };
     let mut names = a.names.clone();
     if a.latest {
-        if let Ok(l) = engine.container_list(&ListOptions {
-            all: true,
-            last: Some(1),
-            ..Default::default()
-        }) {
-            names.extend(l.into_iter().map(|c| c.id));
-        }
+        names.extend(latest_id(&engine));
     }
     if names.is_empty() {
         eprintln!("Error: no names or ids specified");
@@ -1433,13 +1435,7 @@ pub fn logs(a: LogsArgs, storage: &StorageOptions) -> ExitCode {
     };
     let mut names = a.containers.clone();
     if a.latest {
-        if let Ok(l) = engine.container_list(&ListOptions {
-            all: true,
-            last: Some(1),
-            ..Default::default()
-        }) {
-            names.extend(l.into_iter().map(|c| c.id));
-        }
+        names.extend(latest_id(&engine));
     }
     if names.is_empty() {
         eprintln!("Error: specify at least one container name or ID to log");

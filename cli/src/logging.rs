@@ -88,7 +88,7 @@ fn install(level: &str, file: Option<std::fs::File>, format: LogFormat, engine: 
         (None, _) => registry
             .with(
                 fmt::layer()
-                    .with_ansi(!engine || std::io::stderr().is_terminal())
+                    .with_ansi(true)
                     .with_writer(std::io::stderr),
             )
             .try_init(),
@@ -135,7 +135,7 @@ impl tracing::field::Visit for EventText {
 }
 
 /// logrus quotes a value unless it is only letters, digits and `-._/@^+`.
-fn logrus_value(v: &str) -> String {
+pub(crate) fn logrus_value(v: &str) -> String {
     let plain = !v.is_empty()
         && v.chars()
             .all(|c| c.is_ascii_alphanumeric() || "-._/@^+".contains(c));

@@ -202,6 +202,17 @@ fn main() -> ExitCode {
     };
     let storage = if is_runtime {
         podman_rs_engine::interface::StorageOptions::default()
+    } else if matches!(cli.command, Command::ContainerMonitor(_)) {
+        // The engine starts monitors with --root, --runroot and
+        // --storage-driver: nothing to look up on this start path.
+        match podman_rs_engine::config::storage::resolve(
+            &flags,
+            None,
+            &podman_rs_engine::interface::StorageOptions::default(),
+        ) {
+            Ok(s) => s,
+            Err(e) => return image::fail(e),
+        }
     } else {
         match podman_rs_engine::config::storage::storage_options(&flags) {
             Ok(s) => s,

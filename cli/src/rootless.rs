@@ -63,27 +63,14 @@ pub fn enter(policy: Policy) -> Result<Vec<Notice>, EnterError> {
     }
 }
 
-/// `s` quoted as Go's `%q` would for plain text (what logrus prints).
-fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 /// One logrus-style line: `time="…" level=warning msg="…"`.
 pub fn logrus_line(level: &str, msg: &str) -> String {
     let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    format!("time=\"{time}\" level={level} msg={}", go_quote(msg))
+    format!(
+        "time={} level={level} msg={}",
+        crate::logging::logrus_value(&time),
+        crate::logging::logrus_value(msg)
+    )
 }
 
 /// Prints `notices` on stderr unless `log_level` hides them.

@@ -15,6 +15,7 @@ use serde_json::Value;
 use crate::auth::{self, AuthError};
 pub use crate::image::archive::ArchiveFormat;
 use crate::image::archive::{self, ArchiveError};
+use crate::image::diff_ids;
 use crate::image::filter::{self, Candidate, FilterError};
 use crate::image::import::{self as image_import, ImportError, ImportRequest};
 use crate::image::pull::{self, PullError, PullRequest};
@@ -434,7 +435,8 @@ pub trait ImageEngine {
 pub struct LocalEngine {
     storage: StorageOptions,
     store: Store,
-    registries: Option<RegistriesConf>,
+    /// registries.conf, read on first use (most verbs never need it).
+    registries: std::sync::OnceLock<Option<RegistriesConf>>,
 }
 
 impl LocalEngine {
@@ -443,12 +445,10 @@ impl LocalEngine {
         let store = Store::open(&storage.root)?;
         // Fixed at creation, as Podman's database does.
         store.ensure_driver(&storage.driver)?;
-        // A broken registries.conf only matters to pulls (which report it).
-        let registries = RegistriesConf::load().ok();
         Ok(LocalEngine {
             storage,
             store,
-            registries,
+            registries: std::sync::OnceLock::new(),
         })
     }
 
@@ -460,9 +460,15 @@ impl LocalEngine {
         &self.store
     }
 
-    fn search_registries(&self) -> Vec<String> {
+    /// registries.conf; a broken one only matters to pulls (which report it).
+    fn registries(&self) -> Option<&RegistriesConf> {
         self.registries
+            .get_or_init(|| RegistriesConf::load().ok())
             .as_ref()
+    }
+
+    fn search_registries(&self) -> Vec<String> {
+        self.registries()
             .map(|r| r.unqualified_search_registries().to_vec())
             .unwrap_or_default()
     }
@@ -482,7 +488,12 @@ impl LocalEngine {
 
     /// The stored images that pass `filters` (libimage `ListImages`: with
     /// no image, the filters are not even parsed).
-    fn filtered_images(&self, filters: &[String]) -> EngineResult<Vec<Image>> {
+    /// `usage`: image id → the containers using it (one query for all).
+    fn filtered_images(
+        &self,
+        filters: &[String],
+        usage: &BTreeMap<String, Vec<String>>,
+    ) -> EngineResult<Vec<Image>> {
         let images = self.store.list_images()?;
         if filters.is_empty() || images.is_empty() {
             return Ok(images);
@@ -516,7 +527,7 @@ impl LocalEngine {
                 created_nanos: created_nanos(image),
                 dangling: untagged && !has_child,
                 intermediate: untagged && has_child,
-                containers: self.containers_using(&image.id)?.len(),
+                containers: usage.get(&image.id).map_or(0, Vec::len),
                 read_only: false,
                 manifest_list: false,
             };
@@ -527,10 +538,10 @@ impl LocalEngine {
         Ok(out)
     }
 
-    fn summary(&self, image: &Image) -> EngineResult<ImageSummary> {
+    fn summary(image: &Image, usage: &BTreeMap<String, Vec<String>>) -> ImageSummary {
         let mut s = summarize(image);
-        s.containers = self.containers_using(&image.id)?.len() as u64;
-        Ok(s)
+        s.containers = usage.get(&image.id).map_or(0, Vec::len) as u64;
+        s
     }
 }
 
@@ -738,10 +749,12 @@ impl ImageEngine for LocalEngine {
         if !opts.all {
             filters.push("intermediate=false".into());
         }
-        self.filtered_images(&filters)?
+        let usage = self.store.containers_by_image()?;
+        Ok(self
+            .filtered_images(&filters, &usage)?
             .iter()
-            .map(|i| self.summary(i))
-            .collect()
+            .map(|i| Self::summary(i, &usage))
+            .collect())
     }
 
     fn prune(&self, opts: &PruneOptions) -> EngineResult<Vec<String>> {
@@ -759,7 +772,8 @@ impl ImageEngine for LocalEngine {
         });
         let mut removed = Vec::new();
         loop {
-            let round = self.filtered_images(&filters)?;
+            let usage = self.store.containers_by_image()?;
+            let round = self.filtered_images(&filters, &usage)?;
             if round.is_empty() {
                 return Ok(removed);
             }
@@ -893,7 +907,7 @@ impl ImageEngine for LocalEngine {
             tls_verify: opts.tls_verify,
             cert_dir: opts.cert_dir.clone(),
             creds,
-            registries: self.registries.clone(),
+            registries: self.registries().cloned(),
         };
         let quiet = opts.quiet;
         let progress = |line: &str| {
@@ -1074,19 +1088,6 @@ fn uncompressed_size(store: &Store, digest: &str, media_type: &str) -> Option<u6
         _ => std::io::copy(&mut { blob }, &mut sink),
     };
     n.ok()
-}
-
-/// The config's `rootfs.diff_ids`.
-fn diff_ids(config: &Value) -> Vec<String> {
-    config
-        .pointer("/rootfs/diff_ids")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|d| d.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// The layer digests of the stored manifest of `image` (its diff IDs when

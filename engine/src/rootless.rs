@@ -22,12 +22,10 @@ use std::path::{Path, PathBuf};
 pub const USERNS_CONFIGURED_ENV: &str = podman_rs_namespaces::pause::USERNS_CONFIGURED_ENV;
 /// The uid of the rootless user outside the namespace.
 pub const ROOTLESS_UID_ENV: &str = podman_rs_namespaces::pause::ROOTLESS_UID_ENV;
-/// The gid of the rootless user outside the namespace.
-pub const ROOTLESS_GID_ENV: &str = podman_rs_namespaces::pause::ROOTLESS_GID_ENV;
 /// The subdirectory of the data and runtime directories podman-rs uses.
 pub const SUBDIR: &str = "podman-rs";
-/// The pause pid file, relative to the runtime directory.
-pub const PAUSE_PID_REL: &str = "podman-rs/libpod/tmp/pause.pid";
+/// The pause pid file, relative to the runtime directory (under [`SUBDIR`]).
+const PAUSE_PID_REL: &str = "podman-rs/libpod/tmp/pause.pid";
 
 /// Errors resolving the rootless paths.
 #[derive(Debug, thiserror::Error)]

@@ -326,10 +326,11 @@ pub fn root_is_shared(mountinfo: &str) -> bool {
 }
 
 fn user_name(uid: u32) -> String {
-    nix::unistd::User::from_uid(Uid::from_raw(uid))
+    use crate::syscall::{LinuxSyscall, Syscall};
+    LinuxSyscall
+        .user_name(uid)
         .ok()
         .flatten()
-        .map(|u| u.name)
         .unwrap_or_else(|| uid.to_string())
 }
 

@@ -575,6 +575,9 @@ impl Runtime for Builtin {
                 needed: "running",
             });
         }
+        // The container's config (its process, its seccomp filter); an
+        // engine may have removed the bundle already.
+        let bundle_spec = Spec::load(c.bundle().join("config.json")).ok();
         // Without --process, the container's own process with the request laid
         // over it (as runc does), handed to libcontainer as a process file.
         let mut process = match &opts.process {
@@ -585,14 +588,14 @@ impl Runtime for Builtin {
                 ))
             }
             None => crate::exec_process::exec_process(
-                &crate::exec_process::base_process(c.bundle()),
+                &crate::exec_process::base_process(bundle_spec.as_ref()),
                 opts,
             ),
         };
         // The container's seccomp filter, which libcontainer leaves out of exec.
-        let seccomp = match Spec::load(c.bundle().join("config.json")) {
-            Ok(spec) => crate::seccomp_load::prepare_exec(&self.root, &spec, &mut process)?,
-            Err(_) => None,
+        let seccomp = match &bundle_spec {
+            Some(spec) => crate::seccomp_load::prepare_exec(&self.root, spec, &mut process)?,
+            None => None,
         };
         let path = self
             .root

@@ -3,8 +3,6 @@
 //! with the command, extra environment, working directory, user and terminal
 //! of the exec request laid over it.
 
-use std::path::Path;
-
 use oci_spec::runtime::{Process, Spec, User};
 
 use crate::ExecOptions;
@@ -44,8 +42,7 @@ fn caller_capabilities() -> oci_spec::runtime::LinuxCapabilities {
     let set: oci_spec::runtime::Capabilities = caps::read(None, caps::CapSet::Bounding)
         .unwrap_or_default()
         .iter()
-        // Its serde form takes "CAP_SYS_ADMIN" (FromStr wants another spelling).
-        .filter_map(|c| serde_json::from_value::<Capability>(c.to_string().into()).ok())
+        .map(|c| <Capability as libcontainer::capabilities::CapabilityExt>::from_cap(*c))
         .collect();
     LinuxCapabilitiesBuilder::default()
         .bounding(set.clone())
@@ -59,9 +56,8 @@ fn caller_capabilities() -> oci_spec::runtime::LinuxCapabilities {
 
 /// The container's process from its bundle, or a minimal default when the
 /// bundle is gone (an engine may have removed it).
-pub fn base_process(bundle: &Path) -> Process {
-    Spec::load(bundle.join("config.json"))
-        .ok()
+pub fn base_process(bundle_spec: Option<&Spec>) -> Process {
+    bundle_spec
         .and_then(|s| s.process().clone())
         .unwrap_or_else(|| {
             let mut p = Process::default();

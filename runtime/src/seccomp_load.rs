@@ -16,17 +16,15 @@
 use std::fs;
 use std::io::Write;
 use std::path::Path;
-use std::str::FromStr;
 
-use caps::{CapSet, Capability, CapsHashSet};
+use caps::{CapSet, CapsHashSet};
+use libcontainer::capabilities::CapabilityExt;
 use oci_spec::runtime::{Capabilities, LinuxSeccomp, Process, Spec};
 
 use crate::{Result, RuntimeError};
 
-/// BPF_MAXINSNS: the most instructions seccomp(2) takes.
-const MAX_INSNS: usize = 4096;
-/// SECCOMP_SET_MODE_FILTER.
-const SET_MODE_FILTER: libc::c_ulong = 1;
+/// The most instructions seccomp(2) takes.
+const MAX_INSNS: usize = libc::BPF_MAXINSNS as usize;
 
 /// What the container's init does before exec.
 #[derive(Clone)]
@@ -107,7 +105,7 @@ fn for_process(root: &Path, seccomp: &LinuxSeccomp, process: &mut Process) -> Re
         let effective = caps.effective().clone().unwrap_or_default();
         if !effective.contains(&sys_admin) {
             let permitted = caps.permitted().clone().unwrap_or_default();
-            restore = Some((to_caps(&effective)?, to_caps(&permitted)?));
+            restore = Some((to_caps(&effective), to_caps(&permitted)));
             let mut lent = caps.clone();
             let mut e = effective;
             e.insert(sys_admin);
@@ -124,17 +122,8 @@ fn for_process(root: &Path, seccomp: &LinuxSeccomp, process: &mut Process) -> Re
     })
 }
 
-fn to_caps(set: &Capabilities) -> Result<CapsHashSet> {
-    set.iter()
-        .map(|c| {
-            let name = serde_json::to_value(c)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
-            Capability::from_str(&name)
-                .map_err(|_| RuntimeError::InvalidSpec(format!("unknown capability {name:?}")))
-        })
-        .collect()
+fn to_caps(set: &Capabilities) -> CapsHashSet {
+    set.iter().map(CapabilityExt::to_cap).collect()
 }
 
 /// The compiled program, from the cache or compiled and cached now.
@@ -210,7 +199,7 @@ impl SeccompLoad {
         let rc = unsafe {
             libc::syscall(
                 libc::SYS_seccomp,
-                SET_MODE_FILTER,
+                libc::c_ulong::from(libc::SECCOMP_SET_MODE_FILTER),
                 libc::c_ulong::from(self.flags),
                 &prog as *const libc::sock_fprog,
             )
@@ -280,8 +269,8 @@ mod tests {
         assert_eq!(caps.inheritable(), before.inheritable());
         assert_eq!(caps.ambient(), before.ambient());
         let (e, p) = load.restore.expect("restore");
-        assert!(!e.contains(&Capability::CAP_SYS_ADMIN));
-        assert!(!p.contains(&Capability::CAP_SYS_ADMIN));
+        assert!(!e.contains(&caps::Capability::CAP_SYS_ADMIN));
+        assert!(!p.contains(&caps::Capability::CAP_SYS_ADMIN));
         assert_eq!(e.len(), before.effective().as_ref().map_or(0, |s| s.len()));
     }
 

@@ -32,8 +32,9 @@ pub const STORAGE_CONF_ENV: &str = "CONTAINERS_STORAGE_CONF";
 pub const SYSTEM_STORAGE_CONF: &str = "/etc/containers/storage.conf";
 /// The distribution's storage.conf.
 pub const DEFAULT_STORAGE_CONF: &str = "/usr/share/containers/storage.conf";
-/// The subdirectory of a storage.conf graphroot/runroot that podman-rs uses.
-pub const SUBDIR: &str = "podman-rs";
+/// The subdirectory of storage.conf's paths podman-rs uses (its store
+/// is its own, never Podman's).
+pub use crate::rootless::SUBDIR;
 /// The storage drivers podman-rs implements.
 pub const SUPPORTED_DRIVERS: &[&str] = &["overlay", "vfs"];
 

@@ -9,21 +9,6 @@ use super::rootfs;
 use crate::interface::LocalEngine;
 use crate::store::{ContainerRecord, ContainerStatus};
 
-/// The default capabilities (containers.conf `default_capabilities`).
-pub const DEFAULT_CAPS: &[&str] = &[
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_SETFCAP",
-    "CAP_SETGID",
-    "CAP_SETPCAP",
-    "CAP_SETUID",
-    "CAP_SYS_CHROOT",
-];
-
 /// The environment as Podman reports it in `Config.Env`: the container's,
 /// plus PATH, TERM and container defaults, sorted by key.
 pub fn inspect_env(cfg: &ContainerConfig) -> Vec<String> {
@@ -107,7 +92,10 @@ pub fn inspect_json(
     let caps: Vec<String> = if cfg.security.privileged {
         Vec::new()
     } else {
-        DEFAULT_CAPS.iter().map(|s| s.to_string()).collect()
+        podman_rs_seccomp::PODMAN_DEFAULT_CAPS
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
     };
     let mut annotations = Map::new();
     annotations.insert("io.kubernetes.cri-o.TTY".into(), json!(cfg.tty.to_string()));

@@ -48,6 +48,50 @@ impl LocalEngine {
         self.store().lookup_container(name).map_err(store_err)
     }
 
+    /// `pause` (freeze a running container) or `unpause` (thaw a paused one),
+    /// with Podman's messages.
+    fn pause_or_resume(&self, name: &str, pause: bool) -> ContainerResult<String> {
+        let rec = self.effective(self.record(name)?);
+        if rootless_cgroup_v1() {
+            return Err(ContainerError::Other(if pause {
+                "can not pause containers on rootless containers with cgroup V1: this container does not have a cgroup".into()
+            } else {
+                "unpause is not supported for cgroupv1 rootless containers".into()
+            }));
+        }
+        let lock = self.layout().lock(&rec.id)?;
+        let (needed, now, what) = if pause {
+            (
+                ContainerStatus::Running,
+                ContainerStatus::Paused,
+                "running, can't pause",
+            )
+        } else {
+            (
+                ContainerStatus::Paused,
+                ContainerStatus::Running,
+                "paused, can't unpause",
+            )
+        };
+        if rec.state.status != needed {
+            return Err(ContainerError::Other(format!(
+                "\"{}\" is not {what}: container state improper",
+                rec.id
+            )));
+        }
+        let cfg = parse_config(&rec)?;
+        let runtime = runtime_for(&self.layout(), &cfg);
+        if pause {
+            runtime.pause(&rec.id)
+        } else {
+            runtime.resume(&rec.id)
+        }
+        .map_err(|e| ContainerError::Runtime(e.to_string()))?;
+        self.set_state(&rec.id, |st| st.status = now)?;
+        drop(lock);
+        Ok(rec.id)
+    }
+
     /// The record with its liveness checked: an active container whose
     /// monitor is gone is shown as exited (a crashed monitor or a reboot).
     fn effective(&self, mut rec: ContainerRecord) -> ContainerRecord {
@@ -61,13 +105,9 @@ impl LocalEngine {
     }
 
     fn set_state(&self, id: &str, f: impl FnOnce(&mut ContainerState)) -> ContainerResult<()> {
-        let rec = self.store().container(id).map_err(store_err)?;
-        let Some(rec) = rec else {
-            return Err(store_err(StoreError::ContainerNotFound(id.to_string())));
-        };
-        let mut st = rec.state;
-        f(&mut st);
-        self.store().set_container_state(id, &st).map_err(store_err)
+        self.store()
+            .update_container_state(id, f)
+            .map_err(store_err)
     }
 
     /// Image config for a container: pulls per the policy.
@@ -895,49 +935,11 @@ impl ContainerEngine for LocalEngine {
     }
 
     fn container_pause(&self, name: &str) -> ContainerResult<String> {
-        let rec = self.effective(self.record(name)?);
-        if rootless_cgroup_v1() {
-            return Err(ContainerError::Other(
-                "can not pause containers on rootless containers with cgroup V1: this container does not have a cgroup".into(),
-            ));
-        }
-        let lock = self.layout().lock(&rec.id)?;
-        if rec.state.status != ContainerStatus::Running {
-            return Err(ContainerError::Other(format!(
-                "\"{}\" is not running, can't pause: container state improper",
-                rec.id
-            )));
-        }
-        let cfg = parse_config(&rec)?;
-        runtime_for(&self.layout(), &cfg)
-            .pause(&rec.id)
-            .map_err(|e| ContainerError::Runtime(e.to_string()))?;
-        self.set_state(&rec.id, |st| st.status = ContainerStatus::Paused)?;
-        drop(lock);
-        Ok(rec.id)
+        self.pause_or_resume(name, true)
     }
 
     fn container_unpause(&self, name: &str) -> ContainerResult<String> {
-        let rec = self.effective(self.record(name)?);
-        if rootless_cgroup_v1() {
-            return Err(ContainerError::Other(
-                "unpause is not supported for cgroupv1 rootless containers".into(),
-            ));
-        }
-        let lock = self.layout().lock(&rec.id)?;
-        if rec.state.status != ContainerStatus::Paused {
-            return Err(ContainerError::Other(format!(
-                "\"{}\" is not paused, can't unpause: container state improper",
-                rec.id
-            )));
-        }
-        let cfg = parse_config(&rec)?;
-        runtime_for(&self.layout(), &cfg)
-            .resume(&rec.id)
-            .map_err(|e| ContainerError::Runtime(e.to_string()))?;
-        self.set_state(&rec.id, |st| st.status = ContainerStatus::Running)?;
-        drop(lock);
-        Ok(rec.id)
+        self.pause_or_resume(name, false)
     }
 
     fn container_remove(&self, name: &str, opts: &RemoveOptions) -> ContainerResult<String> {
@@ -1190,10 +1192,7 @@ impl Write for ChannelWriter {
 }
 
 fn find_in_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
+    podman_rs_namespaces::syscall::find_in_path(name, &std::env::var_os("PATH")?)
 }
 
 /// Runs the monitor for container `id` (the hidden `container-monitor` verb).

@@ -387,17 +387,11 @@ impl Monitor<'_> {
     }
 
     fn update(&self, f: impl FnOnce(&mut crate::store::ContainerState)) {
-        let id = self.cfg.id.clone();
-        match self.store.container(&id) {
-            Ok(Some(rec)) => {
-                let mut st = rec.state;
-                f(&mut st);
-                if let Err(e) = self.store.set_container_state(&id, &st) {
-                    tracing::warn!("container {id}: recording state: {e}");
-                }
-            }
-            Ok(None) => {}
-            Err(e) => tracing::warn!("container {id}: reading state: {e}"),
+        let id = self.id();
+        match self.store.update_container_state(id, f) {
+            // Removed meanwhile (rm -f): nothing to record.
+            Ok(()) | Err(crate::store::StoreError::ContainerNotFound(_)) => {}
+            Err(e) => tracing::warn!("container {id}: recording state: {e}"),
         }
     }
 
@@ -504,8 +498,9 @@ impl Monitor<'_> {
         });
         tracing::debug!("monitor {id}: preparing");
         let rootfs = rootfs::mount(self.layout, self.store, &self.driver, &self.cfg)?;
+        // No `mounted` write: the monitor_pid recorded above already tells
+        // cleanup that this start may have left a mount.
         tracing::debug!("monitor {id}: rootfs mounted");
-        self.update(|st| st.mounted = true);
         self.netns = match &self.cfg.network {
             NetworkMode::Private | NetworkMode::None | NetworkMode::Slirp4netns(_) => {
                 let dir = self.layout.netns_dir();

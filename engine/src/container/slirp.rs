@@ -95,9 +95,7 @@ pub struct Slirp {
 
 fn find_binary() -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
-    std::env::split_paths(&path)
-        .map(|d| d.join("slirp4netns"))
-        .find(|p| p.is_file())
+    podman_rs_namespaces::syscall::find_in_path("slirp4netns", &path)
 }
 
 fn inheritable(fd: &OwnedFd) -> nix::Result<()> {

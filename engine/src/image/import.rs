@@ -30,8 +30,8 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use crate::image::archive::{
-    MEDIA_TYPE_OCI_CONFIG, MEDIA_TYPE_OCI_LAYER, MEDIA_TYPE_OCI_LAYER_GZIP,
-    MEDIA_TYPE_OCI_LAYER_ZSTD, MEDIA_TYPE_OCI_MANIFEST,
+    sha256_digest, HashingReader, MEDIA_TYPE_OCI_CONFIG, MEDIA_TYPE_OCI_LAYER,
+    MEDIA_TYPE_OCI_LAYER_GZIP, MEDIA_TYPE_OCI_LAYER_ZSTD, MEDIA_TYPE_OCI_MANIFEST,
 };
 use crate::image::reference::Reference;
 use crate::image::registry::Platform;
@@ -458,44 +458,6 @@ pub struct Imported {
     pub blob_digest: String,
 }
 
-/// A reader that hashes and counts.
-struct Hashing<R> {
-    inner: R,
-    hasher: sha2::Sha256,
-    count: u64,
-}
-
-impl<R: Read> Hashing<R> {
-    fn new(inner: R) -> Self {
-        use sha2::Digest;
-        Hashing {
-            inner,
-            hasher: sha2::Sha256::new(),
-            count: 0,
-        }
-    }
-
-    fn digest(&self) -> String {
-        use sha2::Digest;
-        format!("sha256:{}", hex::encode(self.hasher.clone().finalize()))
-    }
-}
-
-impl<R: Read> Read for Hashing<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        use sha2::Digest;
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.count += n as u64;
-        Ok(n)
-    }
-}
-
-fn sha256(data: &[u8]) -> String {
-    use sha2::Digest;
-    format!("sha256:{}", hex::encode(sha2::Sha256::digest(data)))
-}
-
 /// The compression of a tarball from its first bytes.
 fn sniff(head: &[u8]) -> Compression {
     if head.starts_with(&[0x1f, 0x8b]) {
@@ -518,7 +480,7 @@ fn digests(path: &Path) -> Result<(String, u64, Compression, String, u64), Impor
         path: path.to_path_buf(),
         error,
     })?;
-    let mut raw = Hashing::new(BufReader::with_capacity(128 * 1024, file));
+    let mut raw = HashingReader::new(BufReader::with_capacity(128 * 1024, file));
     let mut head = [0u8; 4];
     let mut n = 0;
     while n < head.len() {
@@ -531,22 +493,21 @@ fn digests(path: &Path) -> Result<(String, u64, Compression, String, u64), Impor
     let compression = sniff(&head[..n]);
     let rest = io::Cursor::new(head[..n].to_vec()).chain(&mut raw);
     let mut plain = match compression {
-        Compression::Gzip => {
-            Hashing::new(Box::new(flate2::read::MultiGzDecoder::new(rest)) as Box<dyn Read + '_>)
-        }
-        Compression::Zstd => Hashing::new(Box::new(
+        Compression::Gzip => HashingReader::new(
+            Box::new(flate2::read::MultiGzDecoder::new(rest)) as Box<dyn Read + '_>
+        ),
+        Compression::Zstd => HashingReader::new(Box::new(
             zstd::stream::read::Decoder::new(rest).map_err(read_err)?,
         ) as Box<dyn Read + '_>),
-        _ => Hashing::new(Box::new(rest) as Box<dyn Read + '_>),
+        _ => HashingReader::new(Box::new(rest) as Box<dyn Read + '_>),
     };
     io::copy(&mut plain, &mut io::sink()).map_err(read_err)?;
-    let (diff_id, size) = (plain.digest(), plain.count);
-    drop(plain);
+    let (diff_id, size) = plain.finish();
     // Whatever the decompressor left unread (trailing bytes) is part of the blob.
     io::copy(&mut raw, &mut io::sink()).map_err(read_err)?;
-    let blob_digest = raw.digest();
     // The head bytes were counted when first read.
-    Ok((blob_digest, raw.count, compression, diff_id, size))
+    let (blob_digest, blob_size) = raw.finish();
+    Ok((blob_digest, blob_size, compression, diff_id, size))
 }
 
 fn is_url(source: &str) -> bool {
@@ -673,7 +634,7 @@ pub fn import(
             reason: format!("encoding config: {e}"),
         }))
     })?;
-    let config_digest = sha256(&config_bytes);
+    let config_digest = sha256_digest(&config_bytes);
     let layer_media_type = match compression {
         Compression::Gzip => MEDIA_TYPE_OCI_LAYER_GZIP,
         Compression::Zstd => MEDIA_TYPE_OCI_LAYER_ZSTD,
@@ -698,7 +659,7 @@ pub fn import(
             reason: format!("encoding manifest: {e}"),
         }))
     })?;
-    let manifest_digest = sha256(&manifest_bytes);
+    let manifest_digest = sha256_digest(&manifest_bytes);
     let config_text = String::from_utf8(config_bytes).map_err(|_| {
         ImportError::Store(Box::new(StoreError::InvalidRecord {
             image: req.source.clone(),

@@ -16,3 +16,16 @@ pub use registries::{
     Endpoint, Mirror, PullFromMirror, PullSource, RegistriesConf, RegistriesError, RegistryConfig,
     Resolution, ShortNameMode,
 };
+
+/// The config's `rootfs.diff_ids`.
+pub(crate) fn diff_ids(config: &serde_json::Value) -> Vec<String> {
+    config
+        .pointer("/rootfs/diff_ids")
+        .and_then(serde_json::Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|d| d.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -287,32 +287,43 @@ impl Store {
 
     /// Replaces the state of container `id`; fails if it no longer exists.
     pub fn set_container_state(&self, id: &str, s: &ContainerState) -> StoreResult<()> {
-        let conn = self.conn();
-        let n = runtime_durability(&conn, |conn| {
-            conn.execute(
-                "UPDATE containers SET status = ?2, pid = ?3, monitor_pid = ?4, monitor_start = ?5, \
-                 exit_code = ?6, oom_killed = ?7, started_at = ?8, finished_at = ?9, \
-                 restart_count = ?10, error = ?11, mounted = ?12, stopped_by_user = ?13 \
-                 WHERE id = ?1",
-                params![
-                    id,
-                    s.status.as_str(),
-                    s.pid,
-                    s.monitor_pid,
-                    s.monitor_start as i64,
-                    s.exit_code,
-                    s.oom_killed,
-                    s.started_at,
-                    s.finished_at,
-                    s.restart_count,
-                    s.error,
-                    s.mounted,
-                    s.stopped_by_user,
-                ],
-            )
-        })
-        .map_err(self.db_err(format!("updating container {id}")))?;
-        if n == 0 {
+        self.update_container_state(id, |st| *st = s.clone())
+    }
+
+    /// Changes the state of container `id` with `f` in one write
+    /// transaction, so concurrent changes (a `stop` marking the container
+    /// stopped by the user, the monitor recording its exit) never undo each
+    /// other. Fails if the container no longer exists.
+    pub fn update_container_state(
+        &self,
+        id: &str,
+        f: impl FnOnce(&mut ContainerState),
+    ) -> StoreResult<()> {
+        let mut conn = self.conn();
+        // The pragma cannot change inside a transaction: set it around it.
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(self.db_err("setting synchronous"))?;
+        let result = (|| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let rec = tx
+                .query_row(
+                    &format!("SELECT {COLUMNS} FROM containers WHERE id = ?1"),
+                    [id],
+                    from_row,
+                )
+                .optional()?;
+            let Some(mut rec) = rec else {
+                return Ok(false);
+            };
+            f(&mut rec.state);
+            write_state(&tx, id, &rec.state)?;
+            tx.commit()?;
+            Ok(true)
+        })();
+        let restored = conn.pragma_update(None, "synchronous", "FULL");
+        let found = result.map_err(self.db_err(format!("updating container {id}")))?;
+        restored.map_err(self.db_err("setting synchronous"))?;
+        if !found {
             return Err(StoreError::ContainerNotFound(id.to_string()));
         }
         Ok(())
@@ -390,6 +401,35 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// Writes every state column of container `id`; the number of rows changed.
+fn write_state(
+    conn: &rusqlite::Connection,
+    id: &str,
+    s: &ContainerState,
+) -> rusqlite::Result<usize> {
+    conn.execute(
+        "UPDATE containers SET status = ?2, pid = ?3, monitor_pid = ?4, monitor_start = ?5, \
+         exit_code = ?6, oom_killed = ?7, started_at = ?8, finished_at = ?9, \
+         restart_count = ?10, error = ?11, mounted = ?12, stopped_by_user = ?13 \
+         WHERE id = ?1",
+        params![
+            id,
+            s.status.as_str(),
+            s.pid,
+            s.monitor_pid,
+            s.monitor_start as i64,
+            s.exit_code,
+            s.oom_killed,
+            s.started_at,
+            s.finished_at,
+            s.restart_count,
+            s.error,
+            s.mounted,
+            s.stopped_by_user,
+        ],
+    )
 }
 
 /// Runs `f` with `synchronous=NORMAL`: in WAL mode the commit is not fsync'd

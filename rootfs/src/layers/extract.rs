@@ -99,7 +99,7 @@ impl Default for ExtractOptions {
         // Root of a user namespace (rootless podman-rs) owns only what the
         // namespace maps and may create no device nodes (skipped, as
         // Podman); overlay there takes `user.overlay.*` attributes.
-        let userns = root && in_user_namespace();
+        let userns = root && podman_rs_namespaces::in_user_namespace();
         ExtractOptions {
             label: None,
             expected_digest: None,
@@ -911,17 +911,6 @@ fn set_times(dir: impl AsFd, name: &OsStr, mtime: u64) -> rustix::io::Result<()>
         },
         AtFlags::SYMLINK_NOFOLLOW,
     )
-}
-
-/// Whether this process is in a user namespace other than the initial one
-/// (its uid_map is not the identity map of the whole range).
-fn in_user_namespace() -> bool {
-    std::fs::read_to_string("/proc/self/uid_map")
-        .map(|m| {
-            let f: Vec<&str> = m.split_whitespace().collect();
-            f != ["0", "0", "4294967295"]
-        })
-        .unwrap_or(false)
 }
 
 #[cfg(test)]

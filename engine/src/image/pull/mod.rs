@@ -295,15 +295,7 @@ fn copy_image(
         String::from_utf8(resolved.config.clone()).map_err(|_| config_err("not UTF-8".into()))?;
     let config: serde_json::Value =
         serde_json::from_str(&config_text).map_err(|e| config_err(format!("not JSON: {e}")))?;
-    let diff_ids: Vec<String> = config
-        .pointer("/rootfs/diff_ids")
-        .and_then(|v| v.as_array())
-        .map(|a| {
-            a.iter()
-                .filter_map(|d| d.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
+    let diff_ids = crate::image::diff_ids(&config);
     let layers = resolved.layers();
     if diff_ids.len() != layers.len() {
         return Err(config_err(format!(
