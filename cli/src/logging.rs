@@ -86,11 +86,7 @@ fn install(level: &str, file: Option<std::fs::File>, format: LogFormat, engine: 
             )
             .try_init(),
         (None, _) => registry
-            .with(
-                fmt::layer()
-                    .with_ansi(true)
-                    .with_writer(std::io::stderr),
-            )
+            .with(fmt::layer().with_ansi(true).with_writer(std::io::stderr))
             .try_init(),
     };
     let _ = result;
