@@ -143,6 +143,16 @@ pub struct CreateFlags {
     /// networking exists), slirp4netns[:OPTIONS], container:ID, ns:PATH
     #[arg(long, alias = "net")]
     pub network: Option<String>,
+    /// User namespace to use: "" (default), host, keep-id[:uid=U,gid=G],
+    /// nomap, ns:PATH, private
+    #[arg(long)]
+    pub userns: Option<String>,
+    /// UID map for the user namespace, CONTAINER:HOST:SIZE (repeatable)
+    #[arg(long)]
+    pub uidmap: Vec<String>,
+    /// GID map for the user namespace, CONTAINER:HOST:SIZE (repeatable)
+    #[arg(long)]
+    pub gidmap: Vec<String>,
     /// Publish a container's port to the host, [[IP:][HOSTPORT]:]PORT[/PROTO]
     /// (forwarded with --network slirp4netns)
     #[arg(short = 'p', long)]
@@ -604,6 +614,9 @@ fn create_options(f: &CreateFlags) -> CreateOptions {
         log_driver: f.log_driver.clone(),
         log_opts: f.log_opt.clone(),
         network: f.network.clone(),
+        userns: f.userns.clone(),
+        uidmap: f.uidmap.clone(),
+        gidmap: f.gidmap.clone(),
         publish: f.publish.clone(),
         dns: f.dns.clone(),
         dns_search: f.dns_search.clone(),

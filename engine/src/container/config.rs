@@ -99,6 +99,61 @@ pub struct ContainerConfig {
     pub detach_keys: String,
     /// `--cidfile`.
     pub cidfile: Option<PathBuf>,
+    /// `--userns`, `--uidmap`, `--gidmap`.
+    pub userns: UserNamespace,
+}
+
+/// The container's user namespace (`--userns`, `--uidmap`, `--gidmap`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UserNamespace {
+    pub mode: UsernsMode,
+    /// The uid map written for the container's user namespace, in ids of
+    /// the namespace the engine runs in: host ids as root, ids of the
+    /// rootless (pause) namespace rootless. Empty: no user namespace of
+    /// its own.
+    pub uid_map: Vec<podman_rs_namespaces::IdMap>,
+    pub gid_map: Vec<podman_rs_namespaces::IdMap>,
+}
+
+impl UserNamespace {
+    /// Whether the engine creates a user namespace for the container.
+    pub fn has_mappings(&self) -> bool {
+        !self.uid_map.is_empty() || !self.gid_map.is_empty()
+    }
+}
+
+/// `--userns=MODE`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "mode", content = "value")]
+pub enum UsernsMode {
+    /// `""`: the engine's namespace (root: the host's; rootless: the pause
+    /// namespace), unless `--uidmap`/`--gidmap` are given.
+    #[default]
+    Default,
+    /// `host`.
+    Host,
+    /// `private` or `--uidmap`/`--gidmap`: a new namespace with the maps.
+    Private,
+    /// `keep-id[:uid=U,gid=G]` (rootless only).
+    KeepId { uid: Option<u32>, gid: Option<u32> },
+    /// `nomap` (rootless only).
+    NoMap,
+    /// `ns:PATH`: join that user namespace.
+    Path(PathBuf),
+}
+
+impl UsernsMode {
+    /// `HostConfig.UsernsMode` as Podman prints it.
+    pub fn inspect_text(&self) -> String {
+        match self {
+            UsernsMode::Default | UsernsMode::Host => String::new(),
+            UsernsMode::Private => "private".into(),
+            UsernsMode::KeepId { .. } => "keep-id".into(),
+            UsernsMode::NoMap => "nomap".into(),
+            UsernsMode::Path(p) => format!("ns:{}", p.display()),
+        }
+    }
 }
 
 /// Where a container's root filesystem comes from.

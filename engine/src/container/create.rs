@@ -592,6 +592,12 @@ pub fn build_config(
     cfg.log = parse_log(opts)?;
     cfg.network = parse_network(opts.network.as_deref().unwrap_or(""))?;
     cfg.ports = parse_publish(&opts.publish)?;
+    cfg.userns = super::userns::parse_userns(
+        opts.userns.as_deref(),
+        &opts.uidmap,
+        &opts.gidmap,
+        &super::userns::UsernsContext::detect(),
+    )?;
     cfg.dns_servers = opts.dns.clone();
     cfg.dns_search = opts.dns_search.clone();
     cfg.dns_options = opts.dns_option.clone();

@@ -303,7 +303,7 @@ pub fn inspect_json(
             "SecurityOpt": [],
             "Tmpfs": {},
             "UTSMode": "private",
-            "UsernsMode": "",
+            "UsernsMode": cfg.userns.mode.inspect_text(),
             "ShmSize": cfg.shm_size,
             "Runtime": "oci",
             "Memory": cfg.resources.memory.unwrap_or(0),
@@ -318,6 +318,11 @@ pub fn inspect_json(
             })).collect::<Vec<_>>(),
         },
     });
+    if let Some(maps) = super::userns::inspect_id_mappings(&cfg.userns) {
+        if let Some(hc) = v.get_mut("HostConfig").and_then(|h| h.as_object_mut()) {
+            hc.insert("IDMappings".into(), maps);
+        }
+    }
     if size {
         if let Some(obj) = v.as_object_mut() {
             obj.insert("SizeRw".into(), json!(rootfs::rw_size(&layout, id)));

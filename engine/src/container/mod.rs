@@ -17,6 +17,7 @@ pub mod options;
 pub mod rootfs;
 pub mod slirp;
 pub mod spec;
+pub mod userns;
 
 pub use config::{
     ContainerConfig, ContainerPaths, ImageRuntimeConfig, LogConfig, Mount, NetworkMode, Resources,

@@ -42,6 +42,12 @@ pub struct CreateOptions {
     pub log_driver: Option<String>,
     pub log_opts: Vec<String>,
     pub network: Option<String>,
+    /// `--userns=MODE`.
+    pub userns: Option<String>,
+    /// `--uidmap C:H:N`.
+    pub uidmap: Vec<String>,
+    /// `--gidmap C:H:N`.
+    pub gidmap: Vec<String>,
     /// `-p/--publish`.
     pub publish: Vec<String>,
     pub dns: Vec<String>,

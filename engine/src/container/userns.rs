@@ -1,0 +1,443 @@
+//! `--userns`, `--uidmap`, `--gidmap`: Podman's modes and error texts, and
+//! the maps a container's user namespace gets.
+//!
+//! Maps are stored in ids of the namespace the engine runs in: host ids as
+//! root, ids of the rootless (pause) namespace rootless, where 0 is the
+//! user and 1.. the subordinate ids (Podman 4.3.1 interprets rootless
+//! `--uidmap` host ids the same way). The engine writes them itself into a
+//! namespace it creates (see `podman_rs_namespaces::holder`).
+
+use std::path::PathBuf;
+
+use podman_rs_namespaces::{keep_id_layout, validate_id_maps, IdKind, IdMap};
+
+use super::config::{UserNamespace, UsernsMode};
+use super::error::ContainerError;
+
+fn invalid(msg: impl Into<String>) -> ContainerError {
+    ContainerError::InvalidArgument(msg.into())
+}
+
+/// What the maps depend on besides the flags.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UsernsContext {
+    /// `None` as root; the rootless user's ids otherwise.
+    pub rootless: Option<RootlessIds>,
+}
+
+/// The rootless user and the size of the pause namespace.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RootlessIds {
+    /// The user's uid and gid outside the namespace.
+    pub uid: u32,
+    pub gid: u32,
+    /// How many subordinate uids (gids) the pause namespace maps (its ids
+    /// `1..=count`): 0 when /etc/subuid has no range for the user.
+    pub sub_uids: u32,
+    pub sub_gids: u32,
+}
+
+impl UsernsContext {
+    /// The calling process's: rootless when [`crate::rootless::is_rootless`],
+    /// with the subordinate counts read from /proc/self/{uid,gid}_map
+    /// (the pause namespace's maps; outside it, none).
+    pub fn detect() -> UsernsContext {
+        let env = crate::rootless::RootlessEnv::from_env();
+        let Some(uid) = env.rootless_uid() else {
+            return UsernsContext { rootless: None };
+        };
+        let gid = std::env::var(podman_rs_namespaces::pause::ROOTLESS_GID_ENV)
+            .ok()
+            .and_then(|g| g.parse().ok())
+            .unwrap_or_else(|| rustix::process::getegid().as_raw());
+        let count = |file: &str| -> u32 {
+            let total: u64 = std::fs::read_to_string(file)
+                .ok()
+                .and_then(|t| podman_rs_namespaces::parse_id_map_file(&t).ok())
+                .map(|maps| maps.iter().map(|m| u64::from(m.size)).sum())
+                .unwrap_or(1);
+            // The namespace's id 0 is the user.
+            u32::try_from(total.saturating_sub(1)).unwrap_or(u32::MAX)
+        };
+        let in_ns = env.in_namespace();
+        UsernsContext {
+            rootless: Some(RootlessIds {
+                uid,
+                gid,
+                sub_uids: if in_ns {
+                    count("/proc/self/uid_map")
+                } else {
+                    0
+                },
+                sub_gids: if in_ns {
+                    count("/proc/self/gid_map")
+                } else {
+                    0
+                },
+            }),
+        }
+    }
+}
+
+/// Go's `%q` of a `[]string`: `["a" "b"]`.
+fn go_quoted_list(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|s| format!("{s:?}")).collect();
+    format!("[{}]", quoted.join(" "))
+}
+
+/// Parses `--uidmap`/`--gidmap` values (`C:H:N`, several per value when
+/// separated by commas). Podman's error names UID for both.
+pub fn parse_id_maps(values: &[String]) -> Result<Vec<IdMap>, ContainerError> {
+    let malformed = || {
+        invalid(format!(
+            "initializing ID mappings: UID setting is malformed expected [\"uint32:uint32:uint32\"]: {}",
+            go_quoted_list(values)
+        ))
+    };
+    let mut maps = Vec::new();
+    for v in values {
+        for item in v.split(',') {
+            let fields: Vec<&str> = item.split(':').collect();
+            let [c, h, n] = fields.as_slice() else {
+                return Err(malformed());
+            };
+            let num = |s: &str| s.parse::<u32>().map_err(|_| malformed());
+            maps.push(IdMap::new(num(c)?, num(h)?, num(n)?));
+        }
+    }
+    Ok(maps)
+}
+
+/// Go's text of an errno (`no such file or directory`).
+fn go_errno_text(e: &std::io::Error) -> String {
+    let errno = nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0));
+    let desc = errno.desc();
+    let mut chars = desc.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => e.to_string(),
+    }
+}
+
+fn parse_keep_id_options(opts: &str) -> Result<(Option<u32>, Option<u32>), ContainerError> {
+    let (mut uid, mut gid) = (None, None);
+    for opt in opts.split(',') {
+        let (key, value) = opt.split_once('=').unwrap_or((opt, ""));
+        let slot = match key {
+            "uid" => &mut uid,
+            "gid" => &mut gid,
+            _ => return Err(invalid(format!("unknown option specified: {key:?}"))),
+        };
+        let n: u32 = value.parse().map_err(|_| {
+            invalid(format!(
+                "cannot parse UID value {value:?}: strconv.ParseUint: parsing {value:?}: invalid syntax"
+            ))
+        })?;
+        *slot = Some(n);
+    }
+    Ok((uid, gid))
+}
+
+fn zero_ranges(mode: &str) -> ContainerError {
+    // Podman 4.3.1 prints its wrapped nil error this way, literally.
+    invalid(format!(
+        "{mode} requires additional UIDs or GIDs defined in /etc/subuid and /etc/subgid to function correctly: %!w(<nil>)"
+    ))
+}
+
+/// Checks rootless user-given maps against the pause namespace's size.
+fn check_rootless_maps(kind: IdKind, maps: &[IdMap], available: u32) -> Result<(), ContainerError> {
+    for m in maps {
+        if m.host_end() > u64::from(available) + 1 {
+            return Err(invalid(format!(
+                "{kind} mapping {m} reaches past the rootless user namespace: it maps ids 0-{available} \
+                 (0 is your own {kind}, 1-{available} the subordinate ids of /etc/sub{kind}); \
+                 run `podman-rs unshare cat /proc/self/{kind}_map` to see it"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `--userns`, `--uidmap`, `--gidmap` → the container's user namespace.
+pub fn parse_userns(
+    userns: Option<&str>,
+    uidmap: &[String],
+    gidmap: &[String],
+    ctx: &UsernsContext,
+) -> Result<UserNamespace, ContainerError> {
+    let mode_text = userns.unwrap_or("");
+    let maps_given = !uidmap.is_empty() || !gidmap.is_empty();
+    if maps_given && !mode_text.is_empty() {
+        return Err(invalid(
+            "--userns and --uidmap/--gidmap/--subuidname/--subgidname are mutually exclusive",
+        ));
+    }
+    if maps_given {
+        let mut uid_map = parse_id_maps(uidmap)?;
+        let mut gid_map = parse_id_maps(gidmap)?;
+        // One given: the other copies it, as Podman does.
+        if uid_map.is_empty() {
+            uid_map = gid_map.clone();
+        } else if gid_map.is_empty() {
+            gid_map = uid_map.clone();
+        }
+        for (kind, maps) in [(IdKind::Uid, &uid_map), (IdKind::Gid, &gid_map)] {
+            validate_id_maps(kind, maps)
+                .map_err(|e| invalid(format!("initializing ID mappings: {e}")))?;
+        }
+        if let Some(r) = &ctx.rootless {
+            check_rootless_maps(IdKind::Uid, &uid_map, r.sub_uids)?;
+            check_rootless_maps(IdKind::Gid, &gid_map, r.sub_gids)?;
+        }
+        return Ok(UserNamespace {
+            mode: UsernsMode::Private,
+            uid_map,
+            gid_map,
+        });
+    }
+    let (name, opts) = match mode_text.split_once(':') {
+        Some((n, o)) => (n, Some(o)),
+        None => (mode_text, None),
+    };
+    let mode = match (name, opts) {
+        ("", None) => UsernsMode::Default,
+        ("host", None) => UsernsMode::Host,
+        ("private", None) => UsernsMode::Private,
+        ("nomap", None) => UsernsMode::NoMap,
+        ("keep-id", opts) => {
+            if ctx.rootless.is_none() {
+                return Err(invalid("keep-id is only supported in rootless mode"));
+            }
+            let (uid, gid) = match opts {
+                Some(o) => parse_keep_id_options(o)?,
+                None => (None, None),
+            };
+            UsernsMode::KeepId { uid, gid }
+        }
+        ("ns", Some(path)) => {
+            if let Err(e) = std::fs::metadata(path) {
+                return Err(invalid(format!(
+                    "cannot find specified user namespace path: stat {path}: {}",
+                    go_errno_text(&e)
+                )));
+            }
+            UsernsMode::Path(PathBuf::from(path))
+        }
+        ("auto", _) => {
+            return Err(invalid(
+                "--userns=auto is not supported by podman-rs: it allocates no id ranges automatically; \
+                 use --uidmap/--gidmap (or keep-id/nomap rootless)",
+            ))
+        }
+        _ => {
+            return Err(invalid(format!(
+                "unrecognized namespace mode {mode_text} passed"
+            )))
+        }
+    };
+    let mut ns = UserNamespace {
+        mode,
+        ..Default::default()
+    };
+    match (&ns.mode, &ctx.rootless) {
+        (UsernsMode::NoMap, None) => {
+            return Err(invalid("nomap is only supported in rootless mode"));
+        }
+        (UsernsMode::Private, None) => {
+            return Err(invalid(
+                "must provide at least one UID or GID mapping to configure a user namespace",
+            ));
+        }
+        (UsernsMode::KeepId { uid, gid }, Some(r)) => {
+            if r.sub_uids == 0 || r.sub_gids == 0 {
+                return Err(zero_ranges("keep-id"));
+            }
+            ns.uid_map = keep_id_layout(uid.unwrap_or(r.uid), r.sub_uids);
+            ns.gid_map = keep_id_layout(gid.unwrap_or(r.gid), r.sub_gids);
+        }
+        (UsernsMode::NoMap, Some(r)) => {
+            if r.sub_uids == 0 || r.sub_gids == 0 {
+                return Err(zero_ranges("nomap"));
+            }
+            ns.uid_map = vec![IdMap::new(0, 1, r.sub_uids)];
+            ns.gid_map = vec![IdMap::new(0, 1, r.sub_gids)];
+        }
+        (UsernsMode::Private, Some(r)) => {
+            // A namespace of its own with the pause namespace's layout.
+            let layout = |n: u32| {
+                let mut v = vec![IdMap::new(0, 0, 1)];
+                if n > 0 {
+                    v.push(IdMap::new(1, 1, n));
+                }
+                v
+            };
+            ns.uid_map = layout(r.sub_uids);
+            ns.gid_map = layout(r.sub_gids);
+        }
+        _ => {}
+    }
+    Ok(ns)
+}
+
+/// `HostConfig.IDMappings` as Podman prints it (`None`: omitted).
+pub fn inspect_id_mappings(ns: &UserNamespace) -> Option<serde_json::Value> {
+    if !ns.has_mappings() {
+        return None;
+    }
+    let text = |maps: &[IdMap]| -> Vec<String> { maps.iter().map(|m| m.to_string()).collect() };
+    Some(serde_json::json!({
+        "UidMap": text(&ns.uid_map),
+        "GidMap": text(&ns.gid_map),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn root() -> UsernsContext {
+        UsernsContext::default()
+    }
+
+    fn user() -> UsernsContext {
+        UsernsContext {
+            rootless: Some(RootlessIds {
+                uid: 1002,
+                gid: 1002,
+                sub_uids: 65536,
+                sub_gids: 65536,
+            }),
+        }
+    }
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    fn err(r: Result<UserNamespace, ContainerError>) -> String {
+        r.expect_err("must fail").to_string()
+    }
+
+    #[test]
+    fn root_modes_as_podman() {
+        assert_eq!(
+            err(parse_userns(Some("keep-id"), &[], &[], &root())),
+            "keep-id is only supported in rootless mode"
+        );
+        assert_eq!(
+            err(parse_userns(Some("keep-id:uid=5"), &[], &[], &root())),
+            "keep-id is only supported in rootless mode"
+        );
+        assert_eq!(
+            err(parse_userns(Some("nomap"), &[], &[], &root())),
+            "nomap is only supported in rootless mode"
+        );
+        assert_eq!(
+            err(parse_userns(Some("bogus"), &[], &[], &root())),
+            "unrecognized namespace mode bogus passed"
+        );
+        assert_eq!(
+            err(parse_userns(Some("private"), &[], &[], &root())),
+            "must provide at least one UID or GID mapping to configure a user namespace"
+        );
+        assert_eq!(
+            err(parse_userns(Some("ns:/nonexist"), &[], &[], &root())),
+            "cannot find specified user namespace path: stat /nonexist: no such file or directory"
+        );
+        assert!(err(parse_userns(Some("auto"), &[], &[], &root())).contains("not supported"));
+        for m in ["", "host"] {
+            let ns = parse_userns(Some(m), &[], &[], &root()).expect("ok");
+            assert!(!ns.has_mappings());
+            assert_eq!(ns.mode.inspect_text(), "");
+        }
+    }
+
+    #[test]
+    fn uidmap_parsing_as_podman() {
+        let ns = parse_userns(None, &s(&["0:100000:65536"]), &[], &root()).expect("ok");
+        assert_eq!(ns.mode, UsernsMode::Private);
+        assert_eq!(ns.uid_map, vec![IdMap::new(0, 100000, 65536)]);
+        assert_eq!(ns.gid_map, ns.uid_map);
+        let ns = parse_userns(None, &[], &s(&["0:200000:10"]), &root()).expect("ok");
+        assert_eq!(ns.uid_map, vec![IdMap::new(0, 200000, 10)]);
+        let ns = parse_userns(
+            None,
+            &s(&["0:100000:65536", "65536:300000:10"]),
+            &s(&["0:200000:1000"]),
+            &root(),
+        )
+        .expect("ok");
+        assert_eq!(
+            inspect_id_mappings(&ns).expect("maps").to_string(),
+            r#"{"GidMap":["0:200000:1000"],"UidMap":["0:100000:65536","65536:300000:10"]}"#
+        );
+        assert_eq!(
+            err(parse_userns(None, &s(&["0:0"]), &[], &root())),
+            r#"initializing ID mappings: UID setting is malformed expected ["uint32:uint32:uint32"]: ["0:0"]"#
+        );
+        assert_eq!(
+            err(parse_userns(
+                None,
+                &[],
+                &s(&["0:100000:10", "5:x:1"]),
+                &root()
+            )),
+            r#"initializing ID mappings: UID setting is malformed expected ["uint32:uint32:uint32"]: ["0:100000:10" "5:x:1"]"#
+        );
+        assert_eq!(
+            err(parse_userns(
+                Some("host"),
+                &s(&["0:100000:65536"]),
+                &[],
+                &root()
+            )),
+            "--userns and --uidmap/--gidmap/--subuidname/--subgidname are mutually exclusive"
+        );
+        assert!(err(parse_userns(
+            None,
+            &s(&["0:100000:10", "5:200000:10"]),
+            &[],
+            &root()
+        ))
+        .starts_with("initializing ID mappings: "));
+    }
+
+    #[test]
+    fn rootless_modes_relative_to_the_pause_namespace() {
+        let ns = parse_userns(Some("keep-id"), &[], &[], &user()).expect("ok");
+        assert_eq!(
+            ns.uid_map,
+            vec![
+                IdMap::new(0, 1, 1002),
+                IdMap::new(1002, 0, 1),
+                IdMap::new(1003, 1003, 64534)
+            ]
+        );
+        assert_eq!(ns.mode.inspect_text(), "keep-id");
+        let ns = parse_userns(Some("keep-id:uid=5,gid=6"), &[], &[], &user()).expect("ok");
+        assert_eq!(ns.uid_map[1], IdMap::new(5, 0, 1));
+        assert_eq!(ns.gid_map[1], IdMap::new(6, 0, 1));
+        let ns = parse_userns(Some("nomap"), &[], &[], &user()).expect("ok");
+        assert_eq!(ns.uid_map, vec![IdMap::new(0, 1, 65536)]);
+
+        let none = UsernsContext {
+            rootless: Some(RootlessIds {
+                uid: 1003,
+                gid: 1003,
+                ..Default::default()
+            }),
+        };
+        assert_eq!(
+            err(parse_userns(Some("keep-id"), &[], &[], &none)),
+            "keep-id requires additional UIDs or GIDs defined in /etc/subuid and /etc/subgid to function correctly: %!w(<nil>)"
+        );
+        assert_eq!(
+            err(parse_userns(Some("nomap"), &[], &[], &none)),
+            "nomap requires additional UIDs or GIDs defined in /etc/subuid and /etc/subgid to function correctly: %!w(<nil>)"
+        );
+        assert!(parse_userns(None, &s(&["0:1:65536"]), &[], &user()).is_ok());
+        assert!(err(parse_userns(None, &s(&["0:0:70000"]), &[], &user()))
+            .contains("reaches past the rootless user namespace"));
+    }
+}
