@@ -158,6 +158,14 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+
+    /// The process holding a container's user namespace failed.
+    #[error("user namespace holder: {step}: {source}")]
+    Holder {
+        step: &'static str,
+        #[source]
+        source: io::Error,
+    },
 }
 
 fn expected_suffix(expected: &Option<NamespaceType>) -> String {

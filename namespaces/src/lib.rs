@@ -22,6 +22,7 @@ pub mod error;
 #[cfg(any(test, feature = "test-utils"))]
 pub mod fake;
 pub mod handle;
+pub mod holder;
 pub mod idmap;
 pub mod netns;
 pub mod nstype;
@@ -33,12 +34,13 @@ pub mod writer;
 
 pub use error::{Error, Result};
 pub use handle::{join_namespace, namespace_id, namespace_type_of, NamespaceFile, NamespaceId};
+pub use holder::UsernsHolder;
 pub use idmap::{
     compose_id_maps, format_id_map_file, parse_id_map_file, validate_id_maps, IdKind, IdMap,
 };
 pub use netns::{
-    create_netns, create_netns_with_loopback, generate_netns_name, open_netns, remove_netns,
-    NETNS_RUN_DIR,
+    create_netns, create_netns_with_loopback, generate_netns_name, open_netns, persist_netns,
+    remove_netns, NETNS_RUN_DIR,
 };
 pub use nstype::NamespaceType;
 pub use rootless::{in_user_namespace, keep_id_layout, rootless, AllowedIds, IdMappings};

@@ -159,7 +159,7 @@ pub fn create_netns_with_loopback(run_dir: impl AsRef<Path>, name: &str) -> Resu
 }
 
 /// Sets IFF_UP on `lo` in the calling thread's network namespace.
-fn set_loopback_up() -> io::Result<()> {
+pub(crate) fn set_loopback_up() -> io::Result<()> {
     use std::os::fd::AsRawFd;
     let sock = nix::sys::socket::socket(
         nix::sys::socket::AddressFamily::Inet,
@@ -186,7 +186,37 @@ fn set_loopback_up() -> io::Result<()> {
     Ok(())
 }
 
+/// Makes the network namespace at `source` (e.g. `/proc/PID/ns/net` of a
+/// process that created it) persistent as `run_dir/name`, as
+/// [`create_netns`] does for a new one; [`remove_netns`] removes it.
+pub fn persist_netns(run_dir: impl AsRef<Path>, name: &str, source: &Path) -> Result<PathBuf> {
+    persist_with(run_dir.as_ref(), name, |target| {
+        mount(
+            Some(source),
+            &target,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .map_err(|e| {
+            Error::netns(
+                "failed to bind-mount the network namespace onto",
+                &target,
+                e.into(),
+            )
+        })
+    })
+}
+
 fn create_netns_inner(run_dir: &Path, name: &str, loopback: bool) -> Result<PathBuf> {
+    persist_with(run_dir, name, |target| bind_new_netns(target, loopback))
+}
+
+fn persist_with(
+    run_dir: &Path,
+    name: &str,
+    bind: impl FnOnce(PathBuf) -> Result<()>,
+) -> Result<PathBuf> {
     validate_netns_name(name)?;
     fs::create_dir_all(run_dir)
         .map_err(|e| Error::netns("failed to create directory", run_dir, e))?;
@@ -203,7 +233,7 @@ fn create_netns_inner(run_dir: &Path, name: &str, loopback: bool) -> Result<Path
             _ => Error::netns("failed to create the mount point", &path, e),
         })?;
 
-    if let Err(err) = bind_new_netns(path.clone(), loopback) {
+    if let Err(err) = bind(path.clone()) {
         if let Err(rm) = fs::remove_file(&path) {
             tracing::warn!(path = %path.display(), %rm, "cannot remove netns mount point after failure");
         }

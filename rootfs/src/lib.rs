@@ -9,6 +9,8 @@
 //! - [`mountinfo`]: /proc/self/mountinfo parsing, [`is_mounted`],
 //!   [`unmount`] and [`unmount_all_under`] for cleanup.
 //! - [`exploded`]: `--rootfs PATH[:O]`, [`exploded_rootfs_overlay`].
+//! - [`idmap`]: idmapped lower layers; [`mapped_copy`]: ownership-shifted
+//!   layer copies where idmapped mounts are refused.
 //! - [`whiteout`]: overlay markers (whiteouts, opaque dirs) in layer dirs.
 //!
 //! Syscalls go through [`sys::Syscalls`]; the plain functions use
@@ -16,7 +18,9 @@
 
 mod error;
 pub mod exploded;
+pub mod idmap;
 pub mod layers;
+pub mod mapped_copy;
 pub mod mountinfo;
 pub mod overlay;
 pub mod sys;

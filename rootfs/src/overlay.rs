@@ -104,6 +104,11 @@ pub struct OverlayOptions {
     pub extra: Vec<String>,
     /// Which kernel interface to use.
     pub api: MountApi,
+    /// Idmap every lower layer through this user namespace
+    /// (`/proc/PID/ns/user`): each is passed as a detached idmapped clone
+    /// (open_tree + mount_setattr MOUNT_ATTR_IDMAP). Needs the new mount API
+    /// and an upper dir.
+    pub idmap_userns: Option<PathBuf>,
 }
 
 impl OverlayOptions {
@@ -262,6 +267,12 @@ impl OverlayMount {
         };
         tracing::debug!(target = %self.target.display(), layers = self.lower.len(), ?api, "mounting overlay");
         match api {
+            MountApi::Legacy | MountApi::Auto if self.options.idmap_userns.is_some() => {
+                Err(Error::invalid(
+                    &self.target,
+                    "idmapped lower layers need the new mount API (Linux 6.8+)",
+                ))
+            }
             MountApi::Legacy | MountApi::Auto => {
                 // mount(2) takes paths; the fds only served to check the layers.
                 drop(layers);
@@ -285,6 +296,9 @@ impl OverlayMount {
         }
         if self.upper.is_some() != self.work.is_some() {
             return invalid("upperdir and workdir go together".into());
+        }
+        if self.options.idmap_userns.is_some() && self.upper.is_none() {
+            return invalid("idmapped lower layers need an upper dir".into());
         }
         for opt in &self.options.extra {
             let key = opt.split_once('=').map_or(opt.as_str(), |(k, _)| k);
@@ -352,6 +366,24 @@ impl OverlayMount {
         } else if let (Some(upper), Some(work)) = (&self.upper, &self.work) {
             layers.push((LayerRole::Upper, upper));
             layers.push((LayerRole::Work, work));
+        }
+        if let (false, Some(userns_path)) = (upper_and_work, &self.options.idmap_userns) {
+            let userns = std::fs::File::open(userns_path).map_err(|e| {
+                let source = Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
+                self.mount_error(
+                    "opening the user namespace for idmapped layers",
+                    source,
+                    Vec::new(),
+                )
+            })?;
+            return layers
+                .into_iter()
+                .map(|(role, path)| {
+                    sys.open_tree_idmapped(path, userns.as_fd())
+                        .map(|fd| (role, path, fd))
+                        .map_err(|source| self.layer_error(role, path, source, Vec::new()))
+                })
+                .collect();
         }
         layers
             .into_iter()

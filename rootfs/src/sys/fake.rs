@@ -35,6 +35,9 @@ pub(crate) enum Call {
     MoveMount {
         target: PathBuf,
     },
+    OpenTreeIdmapped {
+        path: PathBuf,
+    },
 }
 
 #[derive(Debug, Default)]
@@ -59,6 +62,8 @@ pub(crate) struct FakeSys {
     pub umount_errno: Option<Errno>,
     /// The mount table (id, mount point) that mountinfo shows and umount edits.
     pub mounts: RefCell<Vec<(u32, PathBuf)>>,
+    /// open_tree_idmapped fails with this.
+    pub idmap_errno: Option<Errno>,
 }
 
 impl FakeSys {
@@ -210,6 +215,16 @@ impl Syscalls for FakeSys {
             .borrow_mut()
             .insert(fd.as_raw_fd(), path.to_path_buf());
         Ok(fd)
+    }
+
+    fn open_tree_idmapped(&self, path: &Path, _userns: BorrowedFd<'_>) -> nix::Result<OwnedFd> {
+        if let Some(e) = self.idmap_errno {
+            return Err(e);
+        }
+        self.record(Call::OpenTreeIdmapped {
+            path: path.to_path_buf(),
+        });
+        self.open_dir(path)
     }
 
     fn mountinfo(&self) -> std::io::Result<Vec<u8>> {

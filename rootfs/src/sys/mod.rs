@@ -59,6 +59,10 @@ pub trait Syscalls {
     fn fs_log(&self, fs: BorrowedFd<'_>) -> Vec<String>;
     /// Opens a directory (O_RDONLY|O_DIRECTORY|O_CLOEXEC), following symlinks.
     fn open_dir(&self, path: &Path) -> nix::Result<OwnedFd>;
+    /// A detached clone of the mount at `path` (open_tree OPEN_TREE_CLONE),
+    /// idmapped through the user namespace `userns` (mount_setattr
+    /// MOUNT_ATTR_IDMAP).
+    fn open_tree_idmapped(&self, path: &Path, userns: BorrowedFd<'_>) -> nix::Result<OwnedFd>;
     /// The bytes of /proc/self/mountinfo.
     fn mountinfo(&self) -> std::io::Result<Vec<u8>>;
     /// The page size, which bounds mount(2) data.
@@ -132,6 +136,13 @@ impl Syscalls for RealSyscalls {
             .open(path)
             .map(OwnedFd::from)
             .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
+    }
+
+    fn open_tree_idmapped(&self, path: &Path, userns: BorrowedFd<'_>) -> nix::Result<OwnedFd> {
+        use std::os::fd::AsFd;
+        let tree = newmount::open_tree_clone(path)?;
+        newmount::mount_setattr_idmap(tree.as_fd(), userns)?;
+        Ok(tree)
     }
 
     fn mountinfo(&self) -> std::io::Result<Vec<u8>> {

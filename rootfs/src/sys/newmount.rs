@@ -13,6 +13,60 @@ pub(crate) const MOUNT_ATTR_NOSUID: u32 = 0x0000_0002;
 pub(crate) const MOUNT_ATTR_NODEV: u32 = 0x0000_0004;
 pub(crate) const MOUNT_ATTR_NOEXEC: u32 = 0x0000_0008;
 
+/// `MOUNT_ATTR_IDMAP`: map the mount's ids through a user namespace.
+pub(crate) const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
+
+/// `struct mount_attr` of `<linux/mount.h>` (MOUNT_ATTR_SIZE_VER0).
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+/// `open_tree(AT_FDCWD, path, OPEN_TREE_CLONE|OPEN_TREE_CLOEXEC)`: a detached
+/// copy of the mount subtree at `path` (not recursive).
+pub(crate) fn open_tree_clone(path: &std::path::Path) -> nix::Result<OwnedFd> {
+    rustix::mount::open_tree(
+        CWD,
+        path,
+        rustix::mount::OpenTreeFlags::OPEN_TREE_CLONE
+            | rustix::mount::OpenTreeFlags::OPEN_TREE_CLOEXEC,
+    )
+    .map_err(errno)
+}
+
+/// `mount_setattr(mnt, "", AT_EMPTY_PATH, {MOUNT_ATTR_IDMAP, userns})`:
+/// makes the detached mount `mnt` idmapped through the user namespace `userns`.
+pub(crate) fn mount_setattr_idmap(mnt: BorrowedFd<'_>, userns: BorrowedFd<'_>) -> nix::Result<()> {
+    use std::os::fd::AsRawFd;
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_IDMAP,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: u64::try_from(userns.as_raw_fd()).map_err(|_| Errno::EBADF)?,
+    };
+    // SAFETY: mount_setattr reads `size_of::<MountAttr>()` bytes from `attr`,
+    // a live, correctly laid out struct; the path is a static empty C string
+    // and both fds are borrowed for the duration of the call.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            mnt.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if ret < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(())
+    }
+}
+
 /// rustix's errno as nix's, which the rest of the crate speaks.
 fn errno(e: rustix::io::Errno) -> Errno {
     Errno::from_raw(e.raw_os_error())
