@@ -442,7 +442,9 @@ pub struct LocalEngine {
 impl LocalEngine {
     /// Opens (creating if needed) the store under `storage.root`.
     pub fn open(storage: StorageOptions) -> EngineResult<LocalEngine> {
+        let mut storage = storage;
         let store = Store::open(&storage.root)?;
+        crate::rootless::choose_driver(&store, &mut storage)?;
         // Fixed at creation, as Podman's database does.
         store.ensure_driver(&storage.driver)?;
         Ok(LocalEngine {

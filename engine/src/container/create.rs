@@ -590,7 +590,11 @@ pub fn build_config(
     cfg.tty = opts.tty;
     cfg.stdin = opts.interactive;
     cfg.log = parse_log(opts)?;
-    cfg.network = parse_network(opts.network.as_deref().unwrap_or(""))?;
+    cfg.network = match opts.network.as_deref() {
+        // Rootless, the default network is slirp4netns (Podman's default).
+        None | Some("") if podman_rs_namespaces::rootless() => NetworkMode::Slirp4netns(Vec::new()),
+        other => parse_network(other.unwrap_or(""))?,
+    };
     cfg.ports = parse_publish(&opts.publish)?;
     cfg.dns_servers = opts.dns.clone();
     cfg.dns_search = opts.dns_search.clone();

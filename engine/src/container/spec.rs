@@ -243,7 +243,9 @@ impl HostInfo {
         HostInfo {
             nofile_hard: hard(Resource::Nofile),
             nproc_hard: hard(Resource::Nproc),
-            can_raise_rlimits: eff & (1 << 24) != 0,
+            // CAP_SYS_RESOURCE inside a user namespace does not lift the
+            // hard limits the host set.
+            can_raise_rlimits: eff & (1 << 24) != 0 && !podman_rs_namespaces::in_user_namespace(),
             pid_max: read_trim("/proc/sys/kernel/pid_max").and_then(|s| s.parse().ok()),
             cgroup_v2,
             pids_controller,
@@ -721,12 +723,15 @@ pub fn generate(
         ns_list.push(b.build().map_err(build_err("namespace"))?);
     }
 
-    let mut res =
-        LinuxResourcesBuilder::default().devices(vec![LinuxDeviceCgroupBuilder::default()
+    // Rootless, the devices cgroup is not ours to write (Podman leaves it out).
+    let mut res = LinuxResourcesBuilder::default();
+    if !host.rootless {
+        res = res.devices(vec![LinuxDeviceCgroupBuilder::default()
             .allow(privileged)
             .access("rwm")
             .build()
             .map_err(build_err("device cgroup"))?]);
+    }
     let r = &cfg.resources;
     if r.memory.is_some() || r.memory_swap.is_some() {
         let mut m = LinuxMemoryBuilder::default();
