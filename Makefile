@@ -34,11 +34,13 @@ RELEASE_BIN := $(CARGO_TARGET_DIR)/$(RELEASE_TARGET)/release/podman-rs
 #  docker-registry skopeo openssl  a registry on loopback, pushing test images to it, its TLS CA
 #  curl python3                 the demo and bench scripts (registry readiness, a free port)
 #  slirp4netns                  --network slirp4netns (rootless networking) and its tests
+#  passt                        --network pasta (its pasta binary) and its tests
+#  fuse-overlayfs               rootless overlay mounts where the kernel refuses them
 #  podman crun runc             the oracle engine (it runs containers through podman-rs in a
 #                               test) and the runtimes podman-rs is compared with
 DEB_PKGS := libseccomp-dev pkg-config busybox-static file uidmap golang-github-containers-common \
             procps passwd util-linux jq podman crun runc docker-registry skopeo openssl \
-            curl python3 slirp4netns
+            curl python3 slirp4netns fuse-overlayfs passt
 
 .PHONY: all deps host-setup build release demo test unit e2e lint fmt bench bench-pull bench-containers
 

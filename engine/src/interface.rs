@@ -35,6 +35,9 @@ pub struct StorageOptions {
     /// `overlay` or `vfs`: recorded only for now (layers are stored the same
     /// way; the driver matters when container root filesystems are mounted).
     pub driver: String,
+    /// storage.conf's overlay `mount_program` (fuse-overlayfs): mount
+    /// overlays with it instead of the kernel's overlayfs.
+    pub mount_program: Option<PathBuf>,
 }
 
 impl Default for StorageOptions {
@@ -43,6 +46,7 @@ impl Default for StorageOptions {
             root: PathBuf::from(DEFAULT_ROOT),
             runroot: PathBuf::from(DEFAULT_RUNROOT),
             driver: "overlay".into(),
+            mount_program: None,
         }
     }
 }

@@ -232,6 +232,11 @@ pub fn choose_driver(
         Some(_) => return Ok(()),
         None => {}
     }
+    if let Some(program) = &storage.mount_program {
+        // Configured in storage.conf, as containers/storage honours it.
+        store.set_setting(MOUNT_PROGRAM_SETTING, &program.to_string_lossy())?;
+        return Ok(());
+    }
     let probe_dir = storage.root.join("overlay-probe");
     let native = podman_rs_rootfs::probe_native(&probe_dir, true);
     let Err(native_err) = native else {

@@ -666,6 +666,16 @@ fn containers_run_as_the_user_as_they_do_for_root() {
         );
         assert!(err.contains("chmod 0666 /dev/net/tun"), "{err}");
         assert_eq!(s.ok(&["ps", "-a", "-q"]), "");
+        // pasta (Podman 4.4+) meets the same wall.
+        let out = s.run(&["run", "--rm", "--network", "pasta", &image, "true"]);
+        assert_eq!(out.status.code(), Some(126), "{:?}", text(&out));
+        let err = text(&out).1;
+        assert!(
+            err.starts_with("Error: pasta failed with exit code 1:"),
+            "{err}"
+        );
+        assert!(err.contains("chmod 0666 /dev/net/tun"), "{err}");
+        assert_eq!(s.ok(&["ps", "-a", "-q"]), "");
     }
     {
         let _mode = ModeGuard::set("/dev/net/tun", 0o666);
@@ -688,6 +698,50 @@ fn containers_run_as_the_user_as_they_do_for_root() {
         };
         assert!(!body.is_empty());
         s.ok(&["rm", "-f", "-t", "0", "rlcweb"]);
+        // pasta: the host's address inside, published ports forwarded.
+        let out = s.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "pasta",
+            &image,
+            "ip",
+            "-4",
+            "addr",
+        ]);
+        assert!(
+            out.lines().filter(|l| l.contains("inet ")).count() >= 2,
+            "{out}"
+        );
+        let port = podman_rs_integration_tests::registry::free_port().unwrap();
+        let publish = format!("{port}:80");
+        s.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "rlcpasta",
+            "--network",
+            "pasta",
+            "-p",
+            &publish,
+            &image,
+            "httpd",
+            "-f",
+            "-p",
+            "80",
+            "-h",
+            "/etc",
+        ]);
+        let url = format!("http://127.0.0.1:{port}/hostname");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while ureq_get(&url).is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "{url} never answered through pasta"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        s.ok(&["rm", "-f", "-t", "0", "rlcpasta"]);
     }
     let _ = std::fs::remove_dir_all(&data);
 }
@@ -756,4 +810,100 @@ fn unmappable_owners_and_devices_never_fail_an_import() {
         walk_find(&store.join("layers"), "null").is_none(),
         "device nodes are skipped in a user namespace"
     );
+}
+
+/// The filesystem type and super options of the mount at `target` in `info`.
+fn mount_of(info: &str, target: &str) -> Option<(String, String)> {
+    info.lines().find_map(|l| {
+        let (pre, post) = l.split_once(" - ")?;
+        if pre.split(' ').nth(4)? != target {
+            return None;
+        }
+        let mut p = post.split(' ');
+        let fstype = p.next()?.to_string();
+        let _source = p.next()?;
+        Some((fstype, p.next().unwrap_or_default().to_string()))
+    })
+}
+
+#[test]
+fn rootless_storage_native_overlay_fuse_overlayfs_and_vfs() {
+    require_root();
+    let reg = Registry::start();
+    let bb = busybox_image();
+    push_layout(bb.path(), &reg.addr(), "busybox:latest").expect("push busybox");
+    let image = format!("{}/busybox:latest", reg.addr());
+    let write_read = "echo data > /f && rm /bin/true && cat /f && ls /bin/true 2>&1; true";
+    let start = 740000;
+    for (name, how) in [
+        ("podmanrs-rln", "native"),
+        ("podmanrs-rlfu", "fuse"),
+        ("podmanrs-rlv", "vfs"),
+    ] {
+        let uid = user(name, Some((start + 70000 * (how.len() as u32), 65536)));
+        let s = Session::new(name, uid);
+        let _ = std::fs::remove_dir_all(s.home().join(".local/share/podman-rs"));
+        let conf = s.home().join(".config/containers/storage.conf");
+        let _ = std::fs::remove_file(&conf);
+        let mut global: Vec<&str> = Vec::new();
+        let _fuse = (how == "fuse").then(|| {
+            s.sh("mkdir -p ~/.config/containers");
+            s.sh(&format!(
+                "printf '[storage]\\ndriver = \"overlay\"\\n[storage.options.overlay]\\nmount_program = \"/usr/bin/fuse-overlayfs\"\\n' > {}",
+                conf.display()
+            ));
+            ModeGuard::set("/dev/fuse", 0o666)
+        });
+        if how == "vfs" {
+            global.extend(["--storage-driver", "vfs"]);
+        }
+        let args = |rest: &[&str]| -> Vec<String> {
+            global.iter().chain(rest).map(|a| a.to_string()).collect()
+        };
+        let run = |rest: &[&str]| {
+            let a = args(rest);
+            s.ok(&a.iter().map(String::as_str).collect::<Vec<_>>())
+        };
+        run(&["pull", "-q", "--tls-verify=false", &image]);
+        let out = run(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            &image,
+            "sh",
+            "-c",
+            write_read,
+        ]);
+        assert!(
+            out.starts_with("data\n") && out.contains("No such file"),
+            "{how}: writes and whiteouts in the container's layer: {out}"
+        );
+        let id = run(&["run", "-d", "--network", "none", &image, "sleep", "1000"]);
+        let id = id.trim();
+        let mounts = pause_mounts(&s);
+        let merged = s
+            .runtime
+            .path()
+            .join(format!("podman-rs/containers/{id}/merged"));
+        let found = mount_of(&mounts, &merged.to_string_lossy());
+        match how {
+            "native" => {
+                let (fstype, opts) = found.expect("overlay mounted");
+                assert_eq!(fstype, "overlay");
+                assert!(opts.contains("userxattr"), "{opts}");
+            }
+            "fuse" => {
+                let (fstype, _) = found.expect("fuse-overlayfs mounted");
+                assert_eq!(fstype, "fuse.fuse-overlayfs");
+            }
+            _ => assert!(found.is_none(), "vfs mounts nothing: {found:?}"),
+        }
+        run(&["rm", "-f", "-t", "0", id]);
+        assert!(
+            mount_of(&pause_mounts(&s), &merged.to_string_lossy()).is_none(),
+            "{how}: unmounted on rm"
+        );
+        let _ = std::fs::remove_file(&conf);
+    }
 }

@@ -688,9 +688,10 @@ pub fn generate(
     let mut ns_list = Vec::new();
     let net_path: Option<PathBuf> = match &cfg.network {
         NetworkMode::Host => None,
-        NetworkMode::Private | NetworkMode::None | NetworkMode::Slirp4netns(_) => {
-            paths.netns.clone()
-        }
+        NetworkMode::Private
+        | NetworkMode::None
+        | NetworkMode::Slirp4netns(_)
+        | NetworkMode::Pasta(_) => paths.netns.clone(),
         NetworkMode::Path(p) => Some(paths.netns.clone().unwrap_or_else(|| p.clone())),
         NetworkMode::Container(c) => {
             Some(paths.netns.clone().ok_or_else(|| SpecError::NoNetns {
