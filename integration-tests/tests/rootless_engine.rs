@@ -343,6 +343,46 @@ fn a_user_without_ranges_gets_a_single_mapping_and_one_warning() {
         "{e1}"
     );
     assert!(e2.is_empty(), "nothing on the second command: {e2}");
+    // Containers run on the single mapping too (devpts then has no
+    // gid=5, as Podman leaves it out): root-owned images only.
+    let dir = tempfile::tempdir().unwrap();
+    let rootfs = dir.path().join("rootfs");
+    podman_rs_integration_tests::make_rootfs(&rootfs);
+    let tar = dir.path().join("rootfs.tar");
+    let made = Command::new("tar")
+        .arg("-C")
+        .arg(&rootfs)
+        .args(["--owner=0", "--group=0", "-cf"])
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(made.success());
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&tar, std::fs::Permissions::from_mode(0o644)).unwrap();
+    s.ok(&["import", "-q", tar.to_str().unwrap(), "localhost/single"]);
+    let out = s.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "localhost/single",
+        "id",
+        "-u",
+    ]);
+    assert_eq!(out, "0\n");
+    let out = s.ok(&[
+        "run",
+        "--rm",
+        "-t",
+        "--network",
+        "none",
+        "localhost/single",
+        "sh",
+        "-c",
+        "test -c /dev/pts/0 && echo tty",
+    ]);
+    assert_eq!(out.trim(), "tty");
 }
 
 #[test]

@@ -357,7 +357,10 @@ mod tests {
             p,
         )
         .unwrap();
-        assert_eq!(c.mount_program(), Some(&PathBuf::from("/usr/bin/fuse-overlayfs")));
+        assert_eq!(
+            c.mount_program(),
+            Some(&PathBuf::from("/usr/bin/fuse-overlayfs"))
+        );
         let c = parse("[storage.options]\nmount_program = \"/bin/f\"\n", p).unwrap();
         assert_eq!(c.mount_program(), Some(&PathBuf::from("/bin/f")));
         let c = parse("[storage.options.overlay]\nmount_program = \"\"\n", p).unwrap();
