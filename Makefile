@@ -6,6 +6,7 @@
 #   make bench  runtime benchmark side by side with crun and runc (bench/runtime.sh), then
 #               the container benchmark side by side with podman (bench/containers.sh)
 #   make bench-containers  issue 4's numbers vs podman and crun (bench/containers.sh)
+#   make bench-rootless  issue 5's numbers: rootless vs root, first keep-id run (bench/rootless.sh)
 #   make bench-pull  image pull benchmark vs podman pull and skopeo copy (bench/pull.sh)
 #
 # Builds share a target directory outside the checkout, so a fresh clone (CI) reuses
@@ -34,13 +35,15 @@ RELEASE_BIN := $(CARGO_TARGET_DIR)/$(RELEASE_TARGET)/release/podman-rs
 #  docker-registry skopeo openssl  a registry on loopback, pushing test images to it, its TLS CA
 #  curl python3                 the demo and bench scripts (registry readiness, a free port)
 #  slirp4netns                  --network slirp4netns (rootless networking) and its tests
+#  passt                        --network pasta (its pasta binary) and its tests
+#  fuse-overlayfs               rootless overlay mounts where the kernel refuses them
 #  podman crun runc             the oracle engine (it runs containers through podman-rs in a
 #                               test) and the runtimes podman-rs is compared with
 DEB_PKGS := libseccomp-dev pkg-config busybox-static file uidmap golang-github-containers-common \
             procps passwd util-linux jq podman crun runc docker-registry skopeo openssl \
-            curl python3 slirp4netns
+            curl python3 slirp4netns fuse-overlayfs passt
 
-.PHONY: all deps host-setup build release demo test unit e2e lint fmt bench bench-pull bench-containers
+.PHONY: all deps host-setup build release demo test unit e2e lint fmt bench bench-pull bench-containers bench-rootless
 
 all: build
 
@@ -104,6 +107,9 @@ bench: release host-setup
 
 bench-containers: release host-setup
 	PODMAN_RS_BIN=$(RELEASE_BIN) bash bench/containers.sh
+
+bench-rootless: release host-setup
+	PODMAN_RS_BIN=$(RELEASE_BIN) bash bench/rootless.sh
 
 bench-pull: release
 	PODMAN_RS_BIN=$(RELEASE_BIN) bash bench/pull.sh

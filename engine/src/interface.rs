@@ -35,6 +35,9 @@ pub struct StorageOptions {
     /// `overlay` or `vfs`: recorded only for now (layers are stored the same
     /// way; the driver matters when container root filesystems are mounted).
     pub driver: String,
+    /// storage.conf's overlay `mount_program` (fuse-overlayfs): mount
+    /// overlays with it instead of the kernel's overlayfs.
+    pub mount_program: Option<PathBuf>,
 }
 
 impl Default for StorageOptions {
@@ -43,6 +46,7 @@ impl Default for StorageOptions {
             root: PathBuf::from(DEFAULT_ROOT),
             runroot: PathBuf::from(DEFAULT_RUNROOT),
             driver: "overlay".into(),
+            mount_program: None,
         }
     }
 }
@@ -442,7 +446,9 @@ pub struct LocalEngine {
 impl LocalEngine {
     /// Opens (creating if needed) the store under `storage.root`.
     pub fn open(storage: StorageOptions) -> EngineResult<LocalEngine> {
+        let mut storage = storage;
         let store = Store::open(&storage.root)?;
+        crate::rootless::choose_driver(&store, &mut storage)?;
         // Fixed at creation, as Podman's database does.
         store.ensure_driver(&storage.driver)?;
         Ok(LocalEngine {

@@ -203,6 +203,80 @@ pub fn is_rootless() -> bool {
     RootlessEnv::from_env().is_rootless()
 }
 
+/// Store setting: the overlay mount program (fuse-overlayfs) a rootless
+/// store mounts container root filesystems with.
+pub const MOUNT_PROGRAM_SETTING: &str = "mount_program";
+/// Store setting: the driver was chosen by [`choose_driver`]'s probe (so a
+/// default "overlay" request later means the recorded "vfs").
+const PROBED_SETTING: &str = "driver_probed";
+
+/// For a rootless store opened for the first time with the default
+/// "overlay" driver, decides how overlays get mounted, as containers/storage
+/// does: the kernel's overlayfs inside the user namespace (with
+/// `userxattr`), else `fuse-overlayfs` when it is installed and /dev/fuse is
+/// usable, else "vfs" (copies; said once). The choice is recorded in the
+/// store; later opens follow it. Root, and stores already set up, are left
+/// alone.
+pub fn choose_driver(
+    store: &crate::store::Store,
+    storage: &mut crate::interface::StorageOptions,
+) -> Result<(), crate::store::StoreError> {
+    if storage.driver != "overlay" || !podman_rs_namespaces::in_user_namespace() {
+        return Ok(());
+    }
+    match store.driver()? {
+        Some(d) if d == "vfs" && store.setting(PROBED_SETTING)?.is_some() => {
+            storage.driver = d;
+            return Ok(());
+        }
+        Some(_) => return Ok(()),
+        None => {}
+    }
+    if let Some(program) = &storage.mount_program {
+        // Configured in storage.conf, as containers/storage honours it.
+        store.set_setting(MOUNT_PROGRAM_SETTING, &program.to_string_lossy())?;
+        return Ok(());
+    }
+    let probe_dir = storage.root.join("overlay-probe");
+    let native = podman_rs_rootfs::probe_native(&probe_dir, true);
+    let Err(native_err) = native else {
+        tracing::debug!("rootless store: the kernel's overlayfs works in the user namespace");
+        return Ok(());
+    };
+    let fuse = find_fuse_overlayfs();
+    match fuse {
+        Ok(program) => {
+            tracing::debug!(
+                "rootless store: native overlay refused ({native_err}); using {}",
+                program.display()
+            );
+            store.set_setting(MOUNT_PROGRAM_SETTING, &program.to_string_lossy())?;
+        }
+        Err(why) => {
+            tracing::warn!(
+                "the kernel refused overlayfs in the user namespace ({native_err}) and {why}: \
+                 using the vfs driver (each container gets a full copy of its image)"
+            );
+            store.set_setting(PROBED_SETTING, "1")?;
+            storage.driver = "vfs".into();
+        }
+    }
+    Ok(())
+}
+
+/// `fuse-overlayfs` on PATH with a /dev/fuse this user can open.
+fn find_fuse_overlayfs() -> Result<PathBuf, String> {
+    let program = std::env::var_os("PATH")
+        .and_then(|p| podman_rs_namespaces::syscall::find_in_path("fuse-overlayfs", &p))
+        .ok_or_else(|| "fuse-overlayfs is not installed".to_string())?;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/fuse")
+        .map_err(|e| format!("/dev/fuse cannot be opened ({e})"))?;
+    Ok(program)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

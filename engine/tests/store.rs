@@ -697,6 +697,7 @@ fn prune_all_keeps_images_containers_use() {
         root: root.clone(),
         runroot: tmp.path().join("run"),
         driver: "vfs".into(),
+        mount_program: None,
     })
     .expect("open engine");
     let store = engine.store();

@@ -343,6 +343,46 @@ fn a_user_without_ranges_gets_a_single_mapping_and_one_warning() {
         "{e1}"
     );
     assert!(e2.is_empty(), "nothing on the second command: {e2}");
+    // Containers run on the single mapping too (devpts then has no
+    // gid=5, as Podman leaves it out): root-owned images only.
+    let dir = tempfile::tempdir().unwrap();
+    let rootfs = dir.path().join("rootfs");
+    podman_rs_integration_tests::make_rootfs(&rootfs);
+    let tar = dir.path().join("rootfs.tar");
+    let made = Command::new("tar")
+        .arg("-C")
+        .arg(&rootfs)
+        .args(["--owner=0", "--group=0", "-cf"])
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(made.success());
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&tar, std::fs::Permissions::from_mode(0o644)).unwrap();
+    s.ok(&["import", "-q", tar.to_str().unwrap(), "localhost/single"]);
+    let out = s.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "localhost/single",
+        "id",
+        "-u",
+    ]);
+    assert_eq!(out, "0\n");
+    let out = s.ok(&[
+        "run",
+        "--rm",
+        "-t",
+        "--network",
+        "none",
+        "localhost/single",
+        "sh",
+        "-c",
+        "test -c /dev/pts/0 && echo tty",
+    ]);
+    assert_eq!(out.trim(), "tty");
 }
 
 #[test]
@@ -492,5 +532,418 @@ fn unshare_as_root_is_refused_as_podman_does() {
         let theirs = capture(c);
         assert_eq!(theirs.status.code(), out.status.code());
         assert_eq!(text(&theirs).1, text(&out).1);
+    }
+}
+
+/// The pause process's mount table (where the user's containers mount).
+fn pause_mounts(s: &Session) -> String {
+    let pid = s.pause_pid().expect("pause process");
+    std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap_or_default()
+}
+
+/// Serialises the tests that change /dev/net/tun's mode.
+static TUN: Mutex<()> = Mutex::new(());
+
+/// Restores a device's mode when dropped.
+struct ModeGuard(PathBuf, u32);
+
+impl ModeGuard {
+    fn set(path: &str, mode: u32) -> ModeGuard {
+        let old = std::fs::metadata(path).unwrap().permissions().mode() & 0o7777;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+        ModeGuard(PathBuf::from(path), old)
+    }
+}
+
+impl Drop for ModeGuard {
+    fn drop(&mut self) {
+        let _ = std::fs::set_permissions(&self.0, std::fs::Permissions::from_mode(self.1));
+    }
+}
+
+#[test]
+fn containers_run_as_the_user_as_they_do_for_root() {
+    require_root();
+    let start = 600000;
+    let uid = user("podmanrs-rlc", Some((start, 65536)));
+    let s = Session::new("podmanrs-rlc", uid);
+    let _ = std::fs::remove_dir_all(s.home().join(".local/share/podman-rs"));
+    let reg = Registry::start();
+    let bb = busybox_image();
+    push_layout(bb.path(), &reg.addr(), "busybox:latest").expect("push busybox");
+    let image = format!("{}/busybox:latest", reg.addr());
+    s.ok(&["pull", "-q", "--tls-verify=false", &image]);
+
+    // Root in the container, the user on the host.
+    let out = s.ok(&["run", "--rm", "--network", "none", &image, "id"]);
+    assert!(out.starts_with("uid=0(root) gid=0(root)"), "{out}");
+
+    // Detached, with a directory of the user bind-mounted: files made
+    // inside belong to the user on the host; the maps are the pause
+    // namespace's; logs, exec, ps, stop, rm as for root.
+    let data = s.home().join("rlc-data");
+    let _ = std::fs::remove_dir_all(&data);
+    s.sh(&format!("mkdir -p {}", data.display()));
+    let vol = format!("{}:/data", data.display());
+    let id = s.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "rlc1",
+        "--network",
+        "none",
+        "-v",
+        &vol,
+        &image,
+        "sh",
+        "-c",
+        "echo hello from rootless; touch /data/made-inside; sleep 1000",
+    ]);
+    let id = id.trim().to_string();
+    assert_eq!(id.len(), 64, "{id}");
+    let pid: i32 = s
+        .ok(&["inspect", "--format", "{{.State.Pid}}", "rlc1"])
+        .trim()
+        .parse()
+        .unwrap();
+    let uid_map = std::fs::read_to_string(format!("/proc/{pid}/uid_map")).unwrap();
+    assert_eq!(map_lines(&uid_map), map(&[(0, uid, 1), (1, start, 65536)]));
+    assert_eq!(
+        std::fs::metadata(format!("/proc/{pid}")).unwrap().uid(),
+        uid
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !data.join("made-inside").exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        std::fs::metadata(data.join("made-inside")).unwrap().uid(),
+        uid,
+        "a file made by container root belongs to the user"
+    );
+    let ps = s.ok(&["ps"]);
+    assert!(ps.contains("rlc1") && ps.contains("Up"), "{ps}");
+    let logs = s.ok(&["logs", "rlc1"]);
+    assert_eq!(logs, "hello from rootless\n");
+    let exec = s.ok(&["exec", "rlc1", "id", "-u"]);
+    assert_eq!(exec, "0\n");
+    // Pausing needs a cgroup, which a rootless container on v1 has none of.
+    if !Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        let out = s.run(&["pause", "rlc1"]);
+        assert_eq!(out.status.code(), Some(125));
+        assert_eq!(
+            text(&out).1,
+            "Error: can not pause containers on rootless containers with cgroup V1: this container does not have a cgroup\n"
+        );
+    }
+    s.ok(&["stop", "-t", "0", "rlc1"]);
+    let state = s.ok(&["inspect", "--format", "{{.State.Status}}", "rlc1"]);
+    assert_eq!(state.trim(), "exited");
+    s.ok(&["rm", "rlc1"]);
+    assert_eq!(s.ok(&["ps", "-a", "-q"]), "");
+    assert!(
+        !pause_mounts(&s).contains(&id),
+        "no mount of the container is left in the user's namespace"
+    );
+
+    // A host file the user cannot write stays unwritable, even to root in
+    // the container.
+    let before = std::fs::read("/etc/passwd").unwrap();
+    let out = s.run(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-v",
+        "/etc/passwd:/etc/passwd",
+        &image,
+        "sh",
+        "-c",
+        "echo intruder::0:0::/:/bin/sh >> /etc/passwd",
+    ]);
+    assert_ne!(out.status.code(), Some(0), "{:?}", text(&out));
+    assert!(
+        text(&out).1.contains("Permission denied"),
+        "{:?}",
+        text(&out)
+    );
+    assert_eq!(std::fs::read("/etc/passwd").unwrap(), before);
+
+    // Resource limits on cgroup v1: dropped with Podman's warning.
+    if !Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        let out = s.run(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--memory",
+            "64m",
+            &image,
+            "true",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+        assert!(
+            text(&out).1.contains(
+                "Resource limits are not supported and ignored on cgroups V1 rootless systems"
+            ),
+            "{:?}",
+            text(&out)
+        );
+    }
+
+    // The default network is slirp4netns: with /dev/net/tun closed to the
+    // user it fails as Podman does (126, no container left); opened, the
+    // container gets slirp4netns's tap0 and published ports reach it.
+    let _tun = TUN.lock().unwrap_or_else(|e| e.into_inner());
+    {
+        let _mode = ModeGuard::set("/dev/net/tun", 0o600);
+        let out = s.run(&["run", "--rm", &image, "true"]);
+        assert_eq!(out.status.code(), Some(126), "{:?}", text(&out));
+        let err = text(&out).1;
+        assert!(
+            err.starts_with("Error: /usr/bin/slirp4netns failed: \"open(\\\"/dev/net/tun\\\"): Permission denied"),
+            "{err}"
+        );
+        assert!(err.contains("chmod 0666 /dev/net/tun"), "{err}");
+        assert_eq!(s.ok(&["ps", "-a", "-q"]), "");
+        // pasta (Podman 4.4+) meets the same wall.
+        let out = s.run(&["run", "--rm", "--network", "pasta", &image, "true"]);
+        assert_eq!(out.status.code(), Some(126), "{:?}", text(&out));
+        let err = text(&out).1;
+        assert!(
+            err.starts_with("Error: pasta failed with exit code 1:"),
+            "{err}"
+        );
+        assert!(err.contains("chmod 0666 /dev/net/tun"), "{err}");
+        assert_eq!(s.ok(&["ps", "-a", "-q"]), "");
+    }
+    {
+        let _mode = ModeGuard::set("/dev/net/tun", 0o666);
+        let out = s.ok(&["run", "--rm", &image, "ip", "-4", "addr", "show", "tap0"]);
+        assert!(out.contains("inet 10.0.2.100/24"), "{out}");
+        let port = podman_rs_integration_tests::registry::free_port().unwrap();
+        let publish = format!("127.0.0.1:{port}:80");
+        s.ok(&[
+            "run", "-d", "--name", "rlcweb", "-p", &publish, &image, "httpd", "-f", "-p", "80",
+            "-h", "/etc",
+        ]);
+        let url = format!("http://127.0.0.1:{port}/hostname");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let body = loop {
+            match ureq_get(&url) {
+                Some(b) => break b,
+                None if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
+                None => panic!("{url} never answered"),
+            }
+        };
+        assert!(!body.is_empty());
+        s.ok(&["rm", "-f", "-t", "0", "rlcweb"]);
+        // pasta: the host's address inside, published ports forwarded.
+        let out = s.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "pasta",
+            &image,
+            "ip",
+            "-4",
+            "addr",
+        ]);
+        assert!(
+            out.lines().filter(|l| l.contains("inet ")).count() >= 2,
+            "{out}"
+        );
+        let port = podman_rs_integration_tests::registry::free_port().unwrap();
+        let publish = format!("{port}:80");
+        s.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "rlcpasta",
+            "--network",
+            "pasta",
+            "-p",
+            &publish,
+            &image,
+            "httpd",
+            "-f",
+            "-p",
+            "80",
+            "-h",
+            "/etc",
+        ]);
+        let url = format!("http://127.0.0.1:{port}/hostname");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while ureq_get(&url).is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "{url} never answered through pasta"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        s.ok(&["rm", "-f", "-t", "0", "rlcpasta"]);
+    }
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+fn ureq_get(url: &str) -> Option<String> {
+    let out = Command::new("curl")
+        .args(["-sf", "--max-time", "2", url])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn unmappable_owners_and_devices_never_fail_an_import() {
+    require_root();
+    let start = 670000;
+    let uid = user("podmanrs-rlo", Some((start, 65536)));
+    let s = Session::new("podmanrs-rlo", uid);
+    let store = s.home().join(".local/share/podman-rs");
+    let _ = std::fs::remove_dir_all(&store);
+    // A layer with a file of uid 1000 (mapped), one of uid 70000 (outside
+    // the 65536 subordinate ids) and a device node.
+    let mut b = tar::Builder::new(Vec::new());
+    let mut add = |path: &str, uid: u64, kind: tar::EntryType| {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_uid(uid);
+        h.set_gid(uid);
+        h.set_mode(0o644);
+        h.set_size(0);
+        if kind == tar::EntryType::Char {
+            h.set_device_major(1).unwrap();
+            h.set_device_minor(3).unwrap();
+        }
+        b.append_data(&mut h, path, std::io::empty()).unwrap();
+    };
+    add("owned1000", 1000, tar::EntryType::Regular);
+    add("owned70000", 70000, tar::EntryType::Regular);
+    add("null", 0, tar::EntryType::Char);
+    let tar = b.into_inner().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("layer.tar");
+    std::fs::write(&path, tar).unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = s.run(&["import", path.to_str().unwrap(), "localhost/owners"]);
+    let (o, e) = text(&out);
+    assert!(out.status.success(), "{o}\n{e}");
+    assert!(
+        e.contains("potentially insufficient UIDs or GIDs available in user namespace (requested 70000:70000")
+            && e.contains("owned by nobody"),
+        "one warning names the first unmapped owner: {e}"
+    );
+    assert_eq!(e.matches("insufficient UIDs").count(), 1, "{e}");
+    let f1000 = walk_find(&store.join("layers"), "owned1000").expect("owned1000 stored");
+    assert_eq!(std::fs::metadata(&f1000).unwrap().uid(), start + 999);
+    let f70000 = walk_find(&store.join("layers"), "owned70000").expect("owned70000 stored");
+    assert_eq!(
+        std::fs::metadata(&f70000).unwrap().uid(),
+        start + 65533,
+        "given to nobody (65534 in the namespace)"
+    );
+    assert!(
+        walk_find(&store.join("layers"), "null").is_none(),
+        "device nodes are skipped in a user namespace"
+    );
+}
+
+/// The filesystem type and super options of the mount at `target` in `info`.
+fn mount_of(info: &str, target: &str) -> Option<(String, String)> {
+    info.lines().find_map(|l| {
+        let (pre, post) = l.split_once(" - ")?;
+        if pre.split(' ').nth(4)? != target {
+            return None;
+        }
+        let mut p = post.split(' ');
+        let fstype = p.next()?.to_string();
+        let _source = p.next()?;
+        Some((fstype, p.next().unwrap_or_default().to_string()))
+    })
+}
+
+#[test]
+fn rootless_storage_native_overlay_fuse_overlayfs_and_vfs() {
+    require_root();
+    let reg = Registry::start();
+    let bb = busybox_image();
+    push_layout(bb.path(), &reg.addr(), "busybox:latest").expect("push busybox");
+    let image = format!("{}/busybox:latest", reg.addr());
+    let write_read = "echo data > /f && rm /bin/true && cat /f && ls /bin/true 2>&1; true";
+    let start = 740000;
+    for (name, how) in [
+        ("podmanrs-rln", "native"),
+        ("podmanrs-rlfu", "fuse"),
+        ("podmanrs-rlv", "vfs"),
+    ] {
+        let uid = user(name, Some((start + 70000 * (how.len() as u32), 65536)));
+        let s = Session::new(name, uid);
+        let _ = std::fs::remove_dir_all(s.home().join(".local/share/podman-rs"));
+        let conf = s.home().join(".config/containers/storage.conf");
+        let _ = std::fs::remove_file(&conf);
+        let mut global: Vec<&str> = Vec::new();
+        let _fuse = (how == "fuse").then(|| {
+            s.sh("mkdir -p ~/.config/containers");
+            s.sh(&format!(
+                "printf '[storage]\\ndriver = \"overlay\"\\n[storage.options.overlay]\\nmount_program = \"/usr/bin/fuse-overlayfs\"\\n' > {}",
+                conf.display()
+            ));
+            ModeGuard::set("/dev/fuse", 0o666)
+        });
+        if how == "vfs" {
+            global.extend(["--storage-driver", "vfs"]);
+        }
+        let args = |rest: &[&str]| -> Vec<String> {
+            global.iter().chain(rest).map(|a| a.to_string()).collect()
+        };
+        let run = |rest: &[&str]| {
+            let a = args(rest);
+            s.ok(&a.iter().map(String::as_str).collect::<Vec<_>>())
+        };
+        run(&["pull", "-q", "--tls-verify=false", &image]);
+        let out = run(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            &image,
+            "sh",
+            "-c",
+            write_read,
+        ]);
+        assert!(
+            out.starts_with("data\n") && out.contains("No such file"),
+            "{how}: writes and whiteouts in the container's layer: {out}"
+        );
+        let id = run(&["run", "-d", "--network", "none", &image, "sleep", "1000"]);
+        let id = id.trim();
+        let mounts = pause_mounts(&s);
+        let merged = s
+            .runtime
+            .path()
+            .join(format!("podman-rs/containers/{id}/merged"));
+        let found = mount_of(&mounts, &merged.to_string_lossy());
+        match how {
+            "native" => {
+                let (fstype, opts) = found.expect("overlay mounted");
+                assert_eq!(fstype, "overlay");
+                assert!(opts.contains("userxattr"), "{opts}");
+            }
+            "fuse" => {
+                let (fstype, _) = found.expect("fuse-overlayfs mounted");
+                assert_eq!(fstype, "fuse.fuse-overlayfs");
+            }
+            _ => assert!(found.is_none(), "vfs mounts nothing: {found:?}"),
+        }
+        run(&["rm", "-f", "-t", "0", id]);
+        assert!(
+            mount_of(&pause_mounts(&s), &merged.to_string_lossy()).is_none(),
+            "{how}: unmounted on rm"
+        );
+        let _ = std::fs::remove_file(&conf);
     }
 }

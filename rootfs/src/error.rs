@@ -120,6 +120,14 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// An overlay mount program (fuse-overlayfs) failed or could not run.
+    #[error("overlay on {target}: {program}: {reason}")]
+    Program {
+        target: PathBuf,
+        program: PathBuf,
+        reason: String,
+    },
+
     /// /proc/self/mountinfo could not be parsed.
     #[error("mountinfo line {line}: {reason}")]
     MountInfo { line: usize, reason: String },

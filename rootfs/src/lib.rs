@@ -39,5 +39,5 @@ pub use mountinfo::{
     is_mounted, mounts_under, parse_mountinfo, read_mountinfo, unmount, unmount_all_under,
     MountInfoEntry, Unmounted,
 };
-pub use overlay::{probe_api, MountApi, MountMethod, OverlayMount, OverlayOptions};
+pub use overlay::{probe_api, probe_native, MountApi, MountMethod, OverlayMount, OverlayOptions};
 pub use vfs::{copy_tree, flatten_layers, CopyStats};

@@ -245,6 +245,49 @@ impl OverlayMount {
         OsString::from_vec(data)
     }
 
+    /// Mounts the overlay with a FUSE program (`fuse-overlayfs`) instead of
+    /// the kernel's overlayfs: `program -o lowerdir=…,upperdir=…,workdir=…
+    /// target`. Only the directories are passed (the program keeps its own
+    /// metadata); `target`, `upper` and `work` are created if absent.
+    pub fn mount_program(&self, program: &Path) -> Result<()> {
+        self.validate()?;
+        create_dir(&self.target, 0o755)?;
+        if let (Some(upper), Some(work)) = (&self.upper, &self.work) {
+            create_dir(upper, 0o755)?;
+            create_dir(work, 0o700)?;
+        }
+        let dirs_only = OverlayMount {
+            options: OverlayOptions {
+                api: self.options.api,
+                ..OverlayOptions::default()
+            },
+            ..self.clone()
+        };
+        let out = std::process::Command::new(program)
+            .arg("-o")
+            .arg(dirs_only.legacy_options())
+            .arg(&self.target)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|e| Error::Program {
+                target: self.target.clone(),
+                program: program.to_path_buf(),
+                reason: e.to_string(),
+            })?;
+        if out.status.success() {
+            return Ok(());
+        }
+        Err(Error::Program {
+            target: self.target.clone(),
+            program: program.to_path_buf(),
+            reason: format!(
+                "{}: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        })
+    }
+
     /// [`OverlayMount::mount`] with a given syscall implementation.
     pub fn mount_with(&self, sys: &dyn Syscalls) -> Result<MountMethod> {
         self.validate()?;
@@ -541,6 +584,29 @@ fn fsconfig_step(key: &str) -> &'static str {
 }
 
 /// Finds out which interface the running kernel offers for overlay layers.
+/// Whether the kernel's overlayfs mounts here: two lower layers, an upper
+/// and a work dir under `dir` (created and removed again), with `userxattr`
+/// when asked (a user namespace). The storage drivers' probe before they
+/// record "overlay" for a rootless store.
+pub fn probe_native(dir: &Path, userxattr: bool) -> Result<()> {
+    let _ = std::fs::remove_dir_all(dir);
+    let made = (|| {
+        for d in ["l1", "l2", "upper", "work", "merged"] {
+            create_dir(&dir.join(d), 0o755)?;
+        }
+        let ov = OverlayMount::new(vec![dir.join("l1"), dir.join("l2")], dir.join("merged"))
+            .with_upper(dir.join("upper"), dir.join("work"))
+            .with_options(OverlayOptions {
+                userxattr,
+                ..OverlayOptions::default()
+            });
+        ov.mount()?;
+        ov.unmount().map(|_| ())
+    })();
+    let _ = std::fs::remove_dir_all(dir);
+    made
+}
+
 pub fn probe_api(sys: &dyn Syscalls) -> MountApi {
     let Ok(root) = sys.open_dir(Path::new("/")) else {
         return MountApi::Legacy;

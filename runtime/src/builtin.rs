@@ -299,7 +299,7 @@ impl Builtin {
         });
         let in_place = adjusted.is_some() && own_mount_ns && create_hooks;
         tracing::debug!("create {id}: bundle checked");
-        rootless::prepare(&spec, in_place)?;
+        let prepared = rootless::prepare(&spec, in_place)?;
         self.ensure_root()?;
         let mut read_from = bundle.clone();
         if let Some(adjusted) = &adjusted {
@@ -311,6 +311,7 @@ impl Builtin {
         }
         tracing::debug!("create {id}: handing over to libcontainer");
         let built = self.build_with(id, opts, detach, &read_from, seccomp);
+        let restored = prepared.finish();
         if read_from != bundle {
             let _ = fs::remove_dir_all(&read_from);
         }
@@ -318,6 +319,7 @@ impl Builtin {
             // libcontainer cleans up what it made; make sure nothing is left.
             let _ = fs::remove_dir_all(self.dir(id));
         })?;
+        restored?;
         if read_from != bundle {
             container.state.bundle = bundle;
             container.save().map_err(|e| lc(id, e))?;
@@ -617,9 +619,17 @@ impl Runtime for Builtin {
             // terminal is a "detached" one we wait for.
             .with_detach(opts.detach || (opts.tty && opts.console_socket.is_some()))
             .with_process(Some(&path));
+        // Rootless on cgroup v1: the same private cgroup view as create, so
+        // libcontainer does not try to join cgroups the container never had.
+        let prepared = match &bundle_spec {
+            Some(spec) => rootless::prepare_exec(spec)?,
+            None => rootless::Prepared::default(),
+        };
         let built = tenant.build();
+        let restored = prepared.finish();
         let _ = fs::remove_file(&path);
         let pid = built.map_err(|e| lc(id, e))?;
+        restored?;
         if opts.detach {
             return Ok(None);
         }

@@ -55,17 +55,42 @@ fn v1_writable() -> bool {
         .all(|c| access(&Path::new("/sys/fs/cgroup").join(c), AccessFlags::W_OK).is_ok())
 }
 
+/// What [`prepare`] changed that must be undone once the container exists.
+///
+/// Inside a rootless user namespace (uid 0 there, as the engine's monitor
+/// is) the private cgroup view is made in a mount namespace of its own, and
+/// the caller goes back to the one it had as soon as libcontainer has
+/// forked the container: the monitor's later unmounts (rootfs, netns) must
+/// reach the namespace every other command of the user shares.
+#[derive(Debug, Default)]
+pub struct Prepared {
+    restore_mount_ns: Option<std::os::fd::OwnedFd>,
+}
+
+impl Prepared {
+    /// Returns to the mount namespace the caller had before [`prepare`].
+    pub fn finish(self) -> Result<()> {
+        if let Some(fd) = self.restore_mount_ns {
+            nix::sched::setns(&fd, CloneFlags::CLONE_NEWNS).map_err(|e| {
+                RuntimeError::sys("rootless: returning to the caller's mount namespace", e)
+            })?;
+        }
+        Ok(())
+    }
+}
+
 /// Prepares this process to create `spec`: as a normal user on cgroup v1,
 /// enters the private cgroup view described above; and when `private_mounts`
 /// is asked for (the caller wants to change what it sees of the bundle),
 /// makes sure the process has its own mount namespace.
-pub fn prepare(spec: &Spec, private_mounts: bool) -> Result<()> {
-    if geteuid().is_root() {
+pub fn prepare(spec: &Spec, private_mounts: bool) -> Result<Prepared> {
+    let in_userns = podman_rs_namespaces::in_user_namespace();
+    if geteuid().is_root() && !in_userns {
         if private_mounts {
             unshare(CloneFlags::CLONE_NEWNS).map_err(|e| RuntimeError::sys("unshare(mount)", e))?;
             make_mounts_private()?;
         }
-        return Ok(());
+        return Ok(Prepared::default());
     }
     let setup = get_cgroup_setup()
         .map_err(|e| RuntimeError::Libcontainer(format!("detecting the cgroup layout: {e}")))?;
@@ -83,10 +108,39 @@ pub fn prepare(spec: &Spec, private_mounts: bool) -> Result<()> {
             )));
         }
     }
-    if v1_locked || private_mounts {
-        enter_private_namespaces(v1_locked)?;
+    if !(v1_locked || private_mounts) {
+        return Ok(Prepared::default());
     }
-    Ok(())
+    if in_userns && geteuid().is_root() {
+        // Already mapped (the user's pause namespace): no new user
+        // namespace, which could map only ourselves; keep a way back.
+        let saved = std::fs::File::open("/proc/self/ns/mnt")
+            .map_err(|e| RuntimeError::io("open", "/proc/self/ns/mnt", e))?;
+        let mut flags = CloneFlags::CLONE_NEWNS;
+        if v1_locked {
+            flags |= CloneFlags::CLONE_NEWCGROUP;
+        }
+        unshare(flags).map_err(|e| RuntimeError::sys("rootless: unshare(mount)", e))?;
+        make_mounts_private()?;
+        if v1_locked {
+            mount_cgroup2_view()?;
+        }
+        return Ok(Prepared {
+            restore_mount_ns: (!private_mounts).then(|| saved.into()),
+        });
+    }
+    enter_private_namespaces(v1_locked)?;
+    Ok(Prepared::default())
+}
+
+/// [`prepare`] for joining a running container: resource limits are not
+/// checked again (create did), only the cgroup view is set up.
+pub fn prepare_exec(spec: &Spec) -> Result<Prepared> {
+    let mut spec = spec.clone();
+    if let Some(linux) = spec.linux_mut() {
+        linux.set_resources(None);
+    }
+    prepare(&spec, false)
 }
 
 fn write(path: &str, data: String) -> Result<()> {
@@ -119,15 +173,23 @@ fn enter_private_namespaces(cgroup2_view: bool) -> Result<()> {
     write("/proc/self/gid_map", format!("{gid} {gid} 1"))?;
     make_mounts_private()?;
     if cgroup2_view {
-        mount(
-            Some("cgroup2"),
-            "/sys/fs/cgroup",
-            Some("cgroup2"),
-            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-            None::<&str>,
-        )
-        .map_err(|e| RuntimeError::sys("rootless: mounting a cgroup2 view on /sys/fs/cgroup", e))?;
-        tracing::debug!("rootless on cgroup v1: cgroups skipped (private cgroup2 view)");
+        mount_cgroup2_view()?;
     }
+    Ok(())
+}
+
+/// A cgroup2 mount over /sys/fs/cgroup in our own mount and cgroup
+/// namespaces: libcontainer then takes its v2 path and skips the cgroups a
+/// normal user cannot create.
+fn mount_cgroup2_view() -> Result<()> {
+    mount(
+        Some("cgroup2"),
+        "/sys/fs/cgroup",
+        Some("cgroup2"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        None::<&str>,
+    )
+    .map_err(|e| RuntimeError::sys("rootless: mounting a cgroup2 view on /sys/fs/cgroup", e))?;
+    tracing::debug!("rootless on cgroup v1: cgroups skipped (private cgroup2 view)");
     Ok(())
 }

@@ -64,6 +64,37 @@ pub struct StorageConf {
     pub graphroot: Option<PathBuf>,
     #[serde(default)]
     pub runroot: Option<PathBuf>,
+    #[serde(default)]
+    pub options: Option<OptionsConf>,
+}
+
+/// `[storage.options]`: `mount_program` there (older files) or in
+/// `[storage.options.overlay]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct OptionsConf {
+    #[serde(default)]
+    pub mount_program: Option<PathBuf>,
+    #[serde(default)]
+    pub overlay: Option<OverlayConf>,
+}
+
+/// `[storage.options.overlay]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct OverlayConf {
+    #[serde(default)]
+    pub mount_program: Option<PathBuf>,
+}
+
+impl StorageConf {
+    /// The overlay mount program, if one is set (and not empty).
+    pub fn mount_program(&self) -> Option<&PathBuf> {
+        let o = self.options.as_ref()?;
+        o.overlay
+            .as_ref()
+            .and_then(|ov| ov.mount_program.as_ref())
+            .or(o.mount_program.as_ref())
+            .filter(|p| !p.as_os_str().is_empty())
+    }
 }
 
 #[derive(Deserialize)]
@@ -211,6 +242,7 @@ pub fn resolve(
             .or_else(|| from_conf(|c| c.runroot.as_ref()))
             .unwrap_or_else(|| defaults.runroot.clone()),
         driver,
+        mount_program: conf.and_then(|c| c.conf.mount_program().cloned()),
     })
 }
 
@@ -318,6 +350,24 @@ mod tests {
     }
 
     #[test]
+    fn mount_program_from_either_table() {
+        let p = Path::new("/x");
+        let c = parse(
+            "[storage]\ndriver = \"overlay\"\n[storage.options.overlay]\nmount_program = \"/usr/bin/fuse-overlayfs\"\n",
+            p,
+        )
+        .unwrap();
+        assert_eq!(
+            c.mount_program(),
+            Some(&PathBuf::from("/usr/bin/fuse-overlayfs"))
+        );
+        let c = parse("[storage.options]\nmount_program = \"/bin/f\"\n", p).unwrap();
+        assert_eq!(c.mount_program(), Some(&PathBuf::from("/bin/f")));
+        let c = parse("[storage.options.overlay]\nmount_program = \"\"\n", p).unwrap();
+        assert_eq!(c.mount_program(), None);
+    }
+
+    #[test]
     fn flags_beat_storage_conf_beats_defaults() {
         let defaults = StorageOptions::default();
         let conf = LoadedConf {
@@ -326,6 +376,7 @@ mod tests {
                 driver: Some("vfs".into()),
                 graphroot: Some("/var/lib/containers/storage".into()),
                 runroot: Some("/run/containers/storage".into()),
+                options: None,
             },
         };
         // No flags, no conf: the defaults.

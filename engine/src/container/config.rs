@@ -220,6 +220,9 @@ pub enum NetworkMode {
     /// Podman uses); OPTIONS as Podman's (`allow_host_loopback=true`,
     /// `cidr=…`, `mtu=…`, `enable_ipv6=false`, `outbound_addr=…`).
     Slirp4netns(Vec<String>),
+    /// `pasta[:OPTIONS]`: a new network namespace connected by pasta
+    /// (OPTIONS: pasta's own command-line arguments).
+    Pasta(Vec<String>),
 }
 
 /// One `-p/--publish` mapping.

@@ -301,6 +301,7 @@ pub fn parse_network(s: &str) -> Result<NetworkMode, ContainerError> {
     match s {
         "" | "private" => Ok(NetworkMode::Private),
         "slirp4netns" => Ok(NetworkMode::Slirp4netns(Vec::new())),
+        "pasta" => Ok(NetworkMode::Pasta(Vec::new())),
         "none" => Ok(NetworkMode::None),
         "host" => Ok(NetworkMode::Host),
         _ => {
@@ -315,6 +316,10 @@ pub fn parse_network(s: &str) -> Result<NetworkMode, ContainerError> {
                 let opts: Vec<String> = o.split(',').map(str::to_string).collect();
                 super::slirp::parse_options(&opts).map_err(invalid)?;
                 Ok(NetworkMode::Slirp4netns(opts))
+            } else if let Some(o) = s.strip_prefix("pasta:") {
+                Ok(NetworkMode::Pasta(
+                    o.split(',').map(str::to_string).collect(),
+                ))
             } else if let Some(p) = s.strip_prefix("ns:") {
                 if !p.starts_with('/') {
                     return Err(invalid(format!(
@@ -324,7 +329,7 @@ pub fn parse_network(s: &str) -> Result<NetworkMode, ContainerError> {
                 Ok(NetworkMode::Path(PathBuf::from(p)))
             } else {
                 Err(invalid(format!(
-                    "network {s:?}: only none, host, private, slirp4netns, container:ID and ns:PATH are supported until bridge networking exists"
+                    "network {s:?}: only none, host, private, slirp4netns, pasta, container:ID and ns:PATH are supported until bridge networking exists"
                 )))
             }
         }
@@ -590,7 +595,11 @@ pub fn build_config(
     cfg.tty = opts.tty;
     cfg.stdin = opts.interactive;
     cfg.log = parse_log(opts)?;
-    cfg.network = parse_network(opts.network.as_deref().unwrap_or(""))?;
+    cfg.network = match opts.network.as_deref() {
+        // Rootless, the default network is slirp4netns (Podman's default).
+        None | Some("") if podman_rs_namespaces::rootless() => NetworkMode::Slirp4netns(Vec::new()),
+        other => parse_network(other.unwrap_or(""))?,
+    };
     cfg.ports = parse_publish(&opts.publish)?;
     cfg.userns = super::userns::parse_userns(
         opts.userns.as_deref(),

@@ -84,9 +84,10 @@ pub fn exec(engine: &LocalEngine, name: &str, opts: &ExecOptions) -> ContainerRe
     // A terminal: the runtime sends the pty master over a console socket;
     // a thread relays it to our stdio while the process runs.
     let relay = if opts.tty {
-        let dir = layout.run_dir(&rec.id);
-        std::fs::create_dir_all(&dir).map_err(ContainerError::io(&rec.id, "creating", &dir))?;
-        let sock = dir.join(format!("exec-{}.sock", std::process::id()));
+        let sock = layout.exec_console_socket(&rec.id, std::process::id());
+        if let Some(dir) = sock.parent() {
+            std::fs::create_dir_all(dir).map_err(ContainerError::io(&rec.id, "creating", dir))?;
+        }
         let _ = std::fs::remove_file(&sock);
         let listener = std::os::unix::net::UnixListener::bind(&sock)
             .map_err(ContainerError::io(&rec.id, "binding", &sock))?;

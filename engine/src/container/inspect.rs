@@ -123,6 +123,7 @@ pub fn inspect_json(
         NetworkMode::Container(c) => format!("container:{c}"),
         NetworkMode::Path(p) => format!("ns:{}", p.display()),
         NetworkMode::Slirp4netns(_) => "slirp4netns".into(),
+        NetworkMode::Pasta(_) => "pasta".into(),
     };
     // Podman's shape: {"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}.
     let mut ports = serde_json::Map::new();

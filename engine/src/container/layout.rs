@@ -81,20 +81,32 @@ impl Layout {
     }
 
     pub fn attach_socket(&self, id: &str) -> PathBuf {
-        self.runroot.join("s").join(id)
+        self.runroot.join("s").join(sock_name(id))
     }
 
     /// slirp4netns's API socket (`--network slirp4netns` with `-p`), next to
     /// the attach socket for the same 108-byte limit.
     pub fn slirp_socket(&self, id: &str) -> PathBuf {
-        self.runroot.join("s").join(format!("{id}.net"))
+        self.runroot
+            .join("s")
+            .join(format!("{}.net", sock_name(id)))
     }
 
     /// The socket the runtime sends a `-t` container's pty master over
     /// (next to the attach socket: a path under `run_dir` would pass the
     /// 108-byte limit with a run root of more than ~15 bytes).
     pub fn console_socket(&self, id: &str) -> PathBuf {
-        self.runroot.join("s").join(format!("{id}.console"))
+        self.runroot
+            .join("s")
+            .join(format!("{}.console", sock_name(id)))
+    }
+
+    /// The console socket of an `exec -t` by process `pid` (same directory
+    /// and limit as [`Self::console_socket`]).
+    pub fn exec_console_socket(&self, id: &str, pid: u32) -> PathBuf {
+        self.runroot
+            .join("s")
+            .join(format!("{}.exec-{pid}", sock_name(id)))
     }
 
     /// The built-in runtime's state root.
@@ -143,4 +155,12 @@ impl ContainerLock {
     pub fn remove(self) {
         let _ = fs::remove_file(&self.path);
     }
+}
+
+/// A socket's name for container `id`: its first 32 hex digits (128 bits,
+/// unique in practice), so that a rootless run root such as
+/// `/tmp/podman-rs-rl-run-XXXXXX/podman-rs` still leaves the whole path
+/// under the 108-byte limit of a socket address.
+fn sock_name(id: &str) -> &str {
+    id.get(..32).unwrap_or(id)
 }

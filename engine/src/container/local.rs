@@ -722,7 +722,7 @@ impl ContainerEngine for LocalEngine {
         }
         if !cfg.ports.is_empty() {
             match cfg.network {
-                NetworkMode::Slirp4netns(_) => {}
+                NetworkMode::Slirp4netns(_) | NetworkMode::Pasta(_) => {}
                 NetworkMode::Private => {
                     cfg.ports.clear();
                     warnings.push(

@@ -14,6 +14,7 @@ pub mod local;
 pub mod logs;
 pub mod monitor;
 pub mod options;
+pub mod pasta;
 pub mod rootfs;
 pub mod slirp;
 pub mod spec;

@@ -190,6 +190,7 @@ pub fn run(store: &Store, layout: &Layout, opts: &MonitorOptions) -> i32 {
             runtime: None,
             netns: None,
             slirp: None,
+            pasta: None,
             clients: Vec::new(),
             listener: None,
             log: None,
@@ -369,6 +370,8 @@ struct Monitor<'a> {
     netns: Option<PathBuf>,
     /// slirp4netns serving the container's network namespace.
     slirp: Option<super::slirp::Slirp>,
+    /// pasta serving the container's network namespace.
+    pasta: Option<super::pasta::Pasta>,
     clients: Vec<Client>,
     listener: Option<UnixListener>,
     log: Option<LogWriter>,
@@ -502,7 +505,10 @@ impl Monitor<'_> {
         // cleanup that this start may have left a mount.
         tracing::debug!("monitor {id}: rootfs mounted");
         self.netns = match &self.cfg.network {
-            NetworkMode::Private | NetworkMode::None | NetworkMode::Slirp4netns(_) => {
+            NetworkMode::Private
+            | NetworkMode::None
+            | NetworkMode::Slirp4netns(_)
+            | NetworkMode::Pasta(_) => {
                 let dir = self.layout.netns_dir();
                 let path = dir.join(&id);
                 // A leftover of a crashed monitor is reused if still mounted.
@@ -542,6 +548,14 @@ impl Monitor<'_> {
                 &self.cfg.ports,
                 &self.layout.run_dir(&id),
                 &self.layout.slirp_socket(&id),
+            )?);
+        }
+        if let (NetworkMode::Pasta(opts), Some(ns)) = (&self.cfg.network, &self.netns) {
+            self.pasta = Some(super::pasta::start(
+                ns,
+                opts,
+                &self.cfg.ports,
+                &self.layout.run_dir(&id),
             )?);
         }
         tracing::debug!("monitor {id}: network namespace ready");
@@ -1164,10 +1178,16 @@ impl Monitor<'_> {
             slirp.stop();
             let _ = fs::remove_file(self.layout.slirp_socket(&id));
         }
+        if let Some(mut pasta) = self.pasta.take() {
+            pasta.stop();
+        }
         if let Some(ns) = self.netns.take() {
             if matches!(
                 self.cfg.network,
-                NetworkMode::Private | NetworkMode::None | NetworkMode::Slirp4netns(_)
+                NetworkMode::Private
+                    | NetworkMode::None
+                    | NetworkMode::Slirp4netns(_)
+                    | NetworkMode::Pasta(_)
             ) {
                 if let Err(e) = podman_rs_namespaces::remove_netns(&ns) {
                     tracing::warn!("container {id}: removing netns: {e}");

@@ -63,11 +63,23 @@ pub fn mount(
             }
             // `--read-only` is the spec's root.readonly: the overlay itself
             // stays writable so that the engine can still prepare it.
-            OverlayMount::new(lower, &target)
-                .with_options(OverlayOptions::default())
-                .with_upper(upper, work)
-                .mount()
-                .map_err(rootfs_err(id))?;
+            // In the rootless user namespace overlay keeps its metadata in
+            // user.* xattrs (as the layers were extracted).
+            let ov = OverlayMount::new(lower, &target)
+                .with_options(OverlayOptions {
+                    userxattr: podman_rs_namespaces::in_user_namespace(),
+                    ..OverlayOptions::default()
+                })
+                .with_upper(upper, work);
+            let program = store
+                .setting(crate::rootless::MOUNT_PROGRAM_SETTING)
+                .map_err(|e| ContainerError::Other(format!("container {id}: {e}")))?;
+            match program {
+                Some(p) => ov.mount_program(Path::new(&p)).map_err(rootfs_err(id))?,
+                None => {
+                    ov.mount().map_err(rootfs_err(id))?;
+                }
+            }
             Ok(target)
         }
         RootfsSource::Path { path, overlay } => {

@@ -166,6 +166,9 @@ pub struct HostInfo {
     /// The pids controller is available (Podman then sets pids.limit 2048).
     pub pids_controller: bool,
     pub rootless: bool,
+    /// Group 5 (tty) exists in our user namespace: devpts gets `gid=5`
+    /// (not with a rootless single mapping, as Podman leaves it out then).
+    pub tty_gid_mapped: bool,
     /// The engine's bounding capabilities, `CAP_*` names: what `ALL` and
     /// `--privileged` mean.
     pub bounding_caps: Vec<String>,
@@ -191,6 +194,7 @@ impl Default for HostInfo {
             cgroup_v2: true,
             pids_controller: true,
             rootless: false,
+            tty_gid_mapped: true,
             bounding_caps: CAP_NAMES.iter().map(|c| format!("CAP_{c}")).collect(),
             hostname: "localhost".into(),
             etc_hosts: String::new(),
@@ -243,12 +247,17 @@ impl HostInfo {
         HostInfo {
             nofile_hard: hard(Resource::Nofile),
             nproc_hard: hard(Resource::Nproc),
-            can_raise_rlimits: eff & (1 << 24) != 0,
+            // CAP_SYS_RESOURCE inside a user namespace does not lift the
+            // hard limits the host set.
+            can_raise_rlimits: eff & (1 << 24) != 0 && !podman_rs_namespaces::in_user_namespace(),
             pid_max: read_trim("/proc/sys/kernel/pid_max").and_then(|s| s.parse().ok()),
             cgroup_v2,
             pids_controller,
             // Root inside rootless podman-rs's user namespace is rootless too.
             rootless: podman_rs_namespaces::rootless(),
+            tty_gid_mapped: std::fs::read_to_string("/proc/self/gid_map")
+                .map(|m| gid_mapped(&m, 5))
+                .unwrap_or(true),
             bounding_caps: (0..CAP_NAMES.len())
                 .filter(|i| bnd & (1u64 << i) != 0)
                 .map(|i| format!("CAP_{}", CAP_NAMES[i]))
@@ -431,6 +440,17 @@ fn rlimits(cfg: &ContainerConfig, host: &HostInfo) -> Result<Vec<PosixRlimit>, S
         out.push(rlimit(typ, v, v)?);
     }
     Ok(out)
+}
+
+/// Whether `gid` is inside one of the ranges of a `/proc/*/gid_map`.
+fn gid_mapped(map: &str, gid: u64) -> bool {
+    map.lines().any(|l| {
+        let f: Vec<u64> = l
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        matches!(f.as_slice(), [inside, _, count] if gid >= *inside && gid < inside + count)
+    })
 }
 
 fn rlimit(typ: PosixRlimitType, soft: u64, hard: u64) -> Result<PosixRlimit, SpecError> {
@@ -679,16 +699,17 @@ pub fn generate(
         process.set_no_new_privileges(None);
     }
 
-    let mounts = mounts(cfg, paths, privileged)?;
+    let mounts = mounts(cfg, paths, privileged, host)?;
 
     // linux
     let mut namespaces = vec![LinuxNamespaceType::Pid];
     let mut ns_list = Vec::new();
     let net_path: Option<PathBuf> = match &cfg.network {
         NetworkMode::Host => None,
-        NetworkMode::Private | NetworkMode::None | NetworkMode::Slirp4netns(_) => {
-            paths.netns.clone()
-        }
+        NetworkMode::Private
+        | NetworkMode::None
+        | NetworkMode::Slirp4netns(_)
+        | NetworkMode::Pasta(_) => paths.netns.clone(),
         NetworkMode::Path(p) => Some(paths.netns.clone().unwrap_or_else(|| p.clone())),
         NetworkMode::Container(c) => {
             Some(paths.netns.clone().ok_or_else(|| SpecError::NoNetns {
@@ -721,12 +742,15 @@ pub fn generate(
         ns_list.push(b.build().map_err(build_err("namespace"))?);
     }
 
-    let mut res =
-        LinuxResourcesBuilder::default().devices(vec![LinuxDeviceCgroupBuilder::default()
+    // Rootless, the devices cgroup is not ours to write (Podman leaves it out).
+    let mut res = LinuxResourcesBuilder::default();
+    if !host.rootless {
+        res = res.devices(vec![LinuxDeviceCgroupBuilder::default()
             .allow(privileged)
             .access("rwm")
             .build()
             .map_err(build_err("device cgroup"))?]);
+    }
     let r = &cfg.resources;
     if r.memory.is_some() || r.memory_swap.is_some() {
         let mut m = LinuxMemoryBuilder::default();
@@ -893,6 +917,7 @@ fn mounts(
     cfg: &ContainerConfig,
     paths: &ContainerPaths,
     privileged: bool,
+    host: &HostInfo,
 ) -> Result<(Vec<OciMount>, Option<String>), SpecError> {
     let mut list: Vec<OciMount> = vec![
         mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"])?,
@@ -928,7 +953,7 @@ fn mounts(
                 "ptmxmode=0666",
                 "mode=0620",
                 "gid=5",
-            ],
+            ][..if host.tty_gid_mapped { 6 } else { 5 }],
         )?,
         mount(
             "/dev/mqueue",
@@ -1695,6 +1720,30 @@ mod tests {
         let t = "Main:\n  +-- 0.0.0.0/0 3 0 5\n     |-- 0.0.0.0\n        /0 universe UNICAST\n\
             |-- 127.0.0.1\n        /32 host LOCAL\n     |-- 192.0.2.2\n        /32 host LOCAL\n";
         assert_eq!(first_local_ipv4(t).as_deref(), Some("192.0.2.2"));
+    }
+
+    #[test]
+    fn tty_group_mapped_or_not() {
+        assert!(gid_mapped("         0          0 4294967295\n", 5));
+        assert!(gid_mapped("0 1002 1\n1 165536 65536\n", 5));
+        assert!(!gid_mapped("0 1003 1\n", 5));
+        let f = fx();
+        let mut host = HostInfo {
+            tty_gid_mapped: false,
+            ..vm()
+        };
+        let v = serde_json::to_value(generate(&cfg(), &f.paths, &host).unwrap()).unwrap();
+        let pts = v["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["destination"] == "/dev/pts")
+            .unwrap()
+            .clone();
+        assert!(!pts["options"].to_string().contains("gid=5"), "{pts}");
+        host.tty_gid_mapped = true;
+        let v = serde_json::to_value(generate(&cfg(), &f.paths, &host).unwrap()).unwrap();
+        assert!(v["mounts"].to_string().contains("gid=5"));
     }
 
     #[test]

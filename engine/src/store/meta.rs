@@ -64,6 +64,31 @@ impl Store {
         .map_err(self.db_err("reading the storage driver"))
     }
 
+    /// A store-wide setting recorded with [`Store::set_setting`].
+    pub fn setting(&self, key: &str) -> StoreResult<Option<String>> {
+        let conn = self.conn();
+        conn.query_row(
+            "SELECT value FROM store_config WHERE key = ?1",
+            params![key],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(self.db_err("reading a store setting"))
+    }
+
+    /// Records a store-wide setting (the overlay mount program a rootless
+    /// store's probe chose, say).
+    pub fn set_setting(&self, key: &str, value: &str) -> StoreResult<()> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO store_config (key, value) VALUES (?1, ?2)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )
+        .map(|_| ())
+        .map_err(self.db_err("recording a store setting"))
+    }
+
     /// IDs of the containers whose image is `image_id` (64 hex), sorted.
     ///
     /// The `containers` table (at least `id TEXT PRIMARY KEY, image_id

@@ -171,12 +171,22 @@ impl Prs {
             self.root().join("containers").join(id),
             self.runroot().join("containers").join(id),
             self.runroot().join("netns").join(id),
-            self.runroot().join("s").join(id),
             self.runroot().join("runtime").join(id),
             self.runroot().join("locks").join(format!("{id}.lock")),
         ] {
             if p.symlink_metadata().is_ok() {
                 found.push(format!("path {}", p.display()));
+            }
+        }
+        // Sockets are named by the first 32 hex digits of the id.
+        let prefix = id.get(..32).unwrap_or(id);
+        for e in std::fs::read_dir(self.runroot().join("s"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if e.file_name().to_string_lossy().starts_with(prefix) {
+                found.push(format!("path {}", e.path().display()));
             }
         }
         for m in self.mounts_under_roots() {

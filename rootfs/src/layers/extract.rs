@@ -305,8 +305,11 @@ fn extract_inner<R: Read>(
             skipped: Vec::new(),
             dirs: Vec::new(),
             last: None,
+            unmapped: 0,
+            first_unmapped: None,
         };
         ex.run(&mut plain)?;
+        ex.warn_unmapped();
         // The tar's end-of-archive blocks may be followed by padding: it is
         // part of the diff ID.
         io::copy(&mut plain, &mut io::sink()).map_err(|e| archive_err(ex.last.clone(), e))?;
@@ -362,6 +365,9 @@ struct PendingDir {
     mtime: u64,
 }
 
+/// The overflow id ("nobody") unmapped owners are given.
+const NOBODY: u32 = 65534;
+
 struct Extractor<'a> {
     root: BorrowedFd<'a>,
     label: &'a str,
@@ -370,6 +376,10 @@ struct Extractor<'a> {
     skipped: Vec<PathBuf>,
     dirs: Vec<PendingDir>,
     last: Option<PathBuf>,
+    /// Entries whose owner the user namespace does not map (given to
+    /// nobody instead), and the first of them for the warning.
+    unmapped: u64,
+    first_unmapped: Option<(PathBuf, u32, u32)>,
 }
 
 /// `/proc/self/fd/N/name`: a path for the calls that only take paths (the
@@ -819,7 +829,7 @@ impl<'a> Extractor<'a> {
     }
 
     fn chown(
-        &self,
+        &mut self,
         raw: &Path,
         dir: BorrowedFd<'_>,
         name: &OsStr,
@@ -840,26 +850,54 @@ impl<'a> Extractor<'a> {
             uid = (map.uid)(uid);
             gid = (map.gid)(gid);
         }
-        rfs::chownat(
-            dir,
-            name,
-            Some(rfs::Uid::from_raw(uid)),
-            Some(rfs::Gid::from_raw(gid)),
-            AtFlags::SYMLINK_NOFOLLOW,
-        )
-        .map_err(|e| {
-            if e == Errno::INVAL {
-                // EINVAL from chown: the id has no mapping in our user namespace.
+        let chown = |uid: u32, gid: u32| {
+            rfs::chownat(
+                dir,
+                name,
+                Some(rfs::Uid::from_raw(uid)),
+                Some(rfs::Gid::from_raw(gid)),
+                AtFlags::SYMLINK_NOFOLLOW,
+            )
+        };
+        match chown(uid, gid) {
+            Ok(()) => Ok(()),
+            // EINVAL: the id has no mapping in our user namespace (rootless,
+            // outside the user's subordinate ranges). The entry is kept and
+            // given to nobody, or left to the extracting user when even
+            // nobody is unmapped; the pull goes on and one warning says so.
+            Err(e) if e == Errno::INVAL => {
+                if let Err(e) = chown(NOBODY, NOBODY) {
+                    if e != Errno::INVAL {
+                        return Err(self.entry_err(raw, "chown")(e));
+                    }
+                }
+                self.unmapped += 1;
+                if self.first_unmapped.is_none() {
+                    self.first_unmapped = Some((raw.to_path_buf(), uid, gid));
+                }
+                Ok(())
+            }
+            Err(e) => Err(self.entry_err(raw, "chown")(e)),
+        }
+    }
+
+    /// One warning per layer for the owners [`Self::chown`] could not keep.
+    fn warn_unmapped(&self) {
+        if let Some((entry, uid, gid)) = &self.first_unmapped {
+            let more = match self.unmapped {
+                0 | 1 => String::new(),
+                n => format!(" ({} more entries too)", n - 1),
+            };
+            tracing::warn!(
+                "{}{more}; such entries are owned by nobody (65534) instead",
                 LayerError::UnmappedOwner {
                     layer: self.label.to_string(),
-                    entry: raw.to_path_buf(),
-                    uid,
-                    gid,
+                    entry: entry.clone(),
+                    uid: *uid,
+                    gid: *gid,
                 }
-            } else {
-                self.entry_err(raw, "chown")(e)
-            }
-        })
+            );
+        }
     }
 
     fn set_xattrs(
