@@ -342,4 +342,6 @@ pub struct ContainerPaths {
     pub netns: Option<PathBuf>,
     /// The binary to run as `--init` (bind-mounted at /run/podman-init).
     pub init_binary: Option<PathBuf>,
+    /// The user namespace to join (`None`: the engine's own).
+    pub userns: Option<PathBuf>,
 }

@@ -755,6 +755,11 @@ impl ContainerEngine for LocalEngine {
             })?),
         };
         cfg.created_ns = now_ns();
+        if let Some(n) =
+            super::userns::prepare_shifted_layers(self.store(), &cfg, &self.storage().driver)?
+        {
+            warnings.push(n);
+        }
         // A generated name can be taken by a concurrent create between the
         // lookup above and the insert: draw another (as Podman retries).
         let mut attempts = 0;

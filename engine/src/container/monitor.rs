@@ -191,6 +191,7 @@ pub fn run(store: &Store, layout: &Layout, opts: &MonitorOptions) -> i32 {
             netns: None,
             slirp: None,
             pasta: None,
+            holder: None,
             clients: Vec::new(),
             listener: None,
             log: None,
@@ -372,6 +373,8 @@ struct Monitor<'a> {
     slirp: Option<super::slirp::Slirp>,
     /// pasta serving the container's network namespace.
     pasta: Option<super::pasta::Pasta>,
+    /// Holds the container's own user namespace (`--uidmap`, keep-id…).
+    holder: Option<podman_rs_namespaces::UsernsHolder>,
     clients: Vec<Client>,
     listener: Option<UnixListener>,
     log: Option<LogWriter>,
@@ -500,7 +503,33 @@ impl Monitor<'_> {
             st.error.clear();
         });
         tracing::debug!("monitor {id}: preparing");
-        let rootfs = rootfs::mount(self.layout, self.store, &self.driver, &self.cfg)?;
+        let own_netns = matches!(
+            self.cfg.network,
+            NetworkMode::Private
+                | NetworkMode::None
+                | NetworkMode::Slirp4netns(_)
+                | NetworkMode::Pasta(_)
+        );
+        if self.cfg.userns.has_mappings() {
+            // The engine creates the user namespace (and a network namespace
+            // owned by it): the runtime joins both.
+            let maps = podman_rs_namespaces::IdMappings {
+                uid: self.cfg.userns.uid_map.clone(),
+                gid: self.cfg.userns.gid_map.clone(),
+            };
+            self.holder = Some(
+                podman_rs_namespaces::UsernsHolder::spawn(&maps, own_netns)
+                    .map_err(|e| ContainerError::Other(format!("container {id}: {e}")))?,
+            );
+        }
+        let userns_path = self.holder.as_ref().map(|h| h.userns_path());
+        let rootfs = rootfs::mount(
+            self.layout,
+            self.store,
+            &self.driver,
+            &self.cfg,
+            userns_path.as_deref(),
+        )?;
         // No `mounted` write: the monitor_pid recorded above already tells
         // cleanup that this start may have left a mount.
         tracing::debug!("monitor {id}: rootfs mounted");
@@ -513,10 +542,11 @@ impl Monitor<'_> {
                 let path = dir.join(&id);
                 // A leftover of a crashed monitor is reused if still mounted.
                 let _ = podman_rs_namespaces::remove_netns(&path);
-                Some(
-                    podman_rs_namespaces::create_netns_with_loopback(&dir, &id)
-                        .map_err(|e| ContainerError::Other(format!("container {id}: {e}")))?,
-                )
+                let made = match self.holder.as_ref().and_then(|h| h.netns_path()) {
+                    Some(src) => podman_rs_namespaces::persist_netns(&dir, &id, &src),
+                    None => podman_rs_namespaces::create_netns_with_loopback(&dir, &id),
+                };
+                Some(made.map_err(|e| ContainerError::Other(format!("container {id}: {e}")))?)
             }
             NetworkMode::Host => None,
             NetworkMode::Path(p) => Some(p.clone()),
@@ -539,6 +569,10 @@ impl Monitor<'_> {
             // running image may be a detached read-only view of it, see
             // runtime::exe_guard); the spec binds it read-only.
             init_binary: self.cfg.init.then(own_binary).flatten(),
+            userns: match &self.cfg.userns.mode {
+                super::config::UsernsMode::Path(p) => Some(p.clone()),
+                _ => userns_path.clone(),
+            },
         };
         if let (NetworkMode::Slirp4netns(opts), Some(ns)) = (&self.cfg.network, &self.netns) {
             let opts = super::slirp::parse_options(opts).map_err(ContainerError::Other)?;
@@ -562,6 +596,7 @@ impl Monitor<'_> {
         let host = super::spec::HostInfo::detect();
         super::files::write_container_files(&self.cfg, &paths, &host)
             .map_err(|e| ContainerError::Other(format!("container {id}: {e}")))?;
+        super::userns::chown_userdata_files(&self.cfg, &paths.userdata)?;
         let spec = super::spec::generate(&self.cfg, &paths, &host)
             .map_err(|e| ContainerError::Other(format!("container {id}: {e}")))?;
         fs::create_dir_all(&paths.bundle).map_err(ContainerError::io(
@@ -1173,6 +1208,9 @@ impl Monitor<'_> {
             }
         } else {
             let _ = runtime_for(self.layout, &self.cfg).delete(&id, true);
+        }
+        if let Some(mut holder) = self.holder.take() {
+            holder.stop();
         }
         if let Some(mut slirp) = self.slirp.take() {
             slirp.stop();

@@ -26,6 +26,7 @@ pub fn mount(
     store: &Store,
     driver: &str,
     cfg: &ContainerConfig,
+    userns: Option<&Path>,
 ) -> Result<PathBuf, ContainerError> {
     let id = cfg.id.as_str();
     match &cfg.rootfs {
@@ -37,6 +38,12 @@ pub fn mount(
                 .layers()
                 .layer_dirs(&image.layers)
                 .map_err(|e| ContainerError::Other(format!("container {id}: layers: {e}")))?;
+            // A user namespace of its own: idmapped or shifted layers.
+            let shifted = super::userns::shifted_layers(cfg, layers, userns, driver != "vfs")?;
+            if let Some(n) = &shifted.notice {
+                tracing::warn!("container {id}: {n}");
+            }
+            let (layers, idmap_userns) = (shifted.layers, shifted.idmap_userns);
             if driver == "vfs" {
                 let target = layout.vfs_rootfs(id);
                 if !target.exists() {
@@ -61,6 +68,7 @@ pub fn mount(
             if is_mounted(&target) {
                 return Ok(target);
             }
+            super::userns::chown_upper(cfg, &upper)?;
             // `--read-only` is the spec's root.readonly: the overlay itself
             // stays writable so that the engine can still prepare it.
             // In the rootless user namespace overlay keeps its metadata in
@@ -68,6 +76,7 @@ pub fn mount(
             let ov = OverlayMount::new(lower, &target)
                 .with_options(OverlayOptions {
                     userxattr: podman_rs_namespaces::in_user_namespace(),
+                    idmap_userns,
                     ..OverlayOptions::default()
                 })
                 .with_upper(upper, work);

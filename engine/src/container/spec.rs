@@ -741,6 +741,17 @@ pub fn generate(
         }
         ns_list.push(b.build().map_err(build_err("namespace"))?);
     }
+    // A user namespace of its own is created by the engine (maps written
+    // there): the runtime joins it by path.
+    if let Some(p) = &paths.userns {
+        ns_list.push(
+            LinuxNamespaceBuilder::default()
+                .typ(LinuxNamespaceType::User)
+                .path(p.clone())
+                .build()
+                .map_err(build_err("namespace"))?,
+        );
+    }
 
     // Rootless, the devices cgroup is not ours to write (Podman leaves it out).
     let mut res = LinuxResourcesBuilder::default();
@@ -1087,6 +1098,7 @@ mod tests {
             userdata: PathBuf::from("/ud"),
             netns: Some(PathBuf::from("/run/netns/x")),
             init_binary: Some(PathBuf::from("/usr/libexec/podman-rs/init")),
+            userns: None,
         };
         Fx { _dir: dir, paths }
     }

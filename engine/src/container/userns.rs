@@ -7,11 +7,11 @@
 //! `--uidmap` host ids the same way). The engine writes them itself into a
 //! namespace it creates (see `podman_rs_namespaces::holder`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use podman_rs_namespaces::{keep_id_layout, validate_id_maps, IdKind, IdMap};
 
-use super::config::{UserNamespace, UsernsMode};
+use super::config::{ContainerConfig, UserNamespace, UsernsMode};
 use super::error::ContainerError;
 
 fn invalid(msg: impl Into<String>) -> ContainerError {
@@ -440,4 +440,164 @@ mod tests {
         assert!(err(parse_userns(None, &s(&["0:0:70000"]), &[], &user()))
             .contains("reaches past the rootless user namespace"));
     }
+}
+
+/// The lower layers (bottom first) of a container with a user namespace of
+/// its own, and the user namespace to idmap them through (`None`: the
+/// layers are ownership-shifted copies, or need no shifting).
+///
+/// Real root idmaps the original layers (nothing copied) when the kernel
+/// allows it for this filesystem; otherwise (rootless, or a refusal) a
+/// shifted copy per mapping is built once under the top layer's directory
+/// (`<layer>/mapped/<hash of the maps>/`, removed with the layer) and reused.
+pub fn shifted_layers(
+    cfg: &ContainerConfig,
+    layers: Vec<PathBuf>,
+    userns: Option<&Path>,
+    allow_idmap: bool,
+) -> Result<ShiftedLayers, ContainerError> {
+    let id = cfg.id.as_str();
+    if !cfg.userns.has_mappings() || layers.is_empty() {
+        return Ok(ShiftedLayers {
+            layers,
+            idmap_userns: None,
+            notice: None,
+        });
+    }
+    let shift = podman_rs_rootfs::mapped_copy::OwnerShift {
+        uid: cfg.userns.uid_map.clone(),
+        gid: cfg.userns.gid_map.clone(),
+    };
+    let rootless = podman_rs_namespaces::rootless();
+    if let (Some(ns), true, false) = (userns, allow_idmap, rootless) {
+        match podman_rs_rootfs::idmap::probe_idmapped_lower(&layers[0], ns) {
+            Ok(()) => {
+                return Ok(ShiftedLayers {
+                    layers,
+                    idmap_userns: Some(ns.to_path_buf()),
+                    notice: None,
+                })
+            }
+            Err(e) if podman_rs_rootfs::idmap::is_unsupported(e) => {
+                tracing::debug!("container {id}: idmapped layers refused: {e}");
+            }
+            Err(e) => {
+                return Err(ContainerError::Other(format!(
+                    "container {id}: idmapping layer {}: {e}",
+                    layers[0].display()
+                )))
+            }
+        }
+    }
+    // The top layer's directory (`…/layers/<chain>/diff` → `…/layers/<chain>`).
+    let top = layers
+        .last()
+        .and_then(|d| d.parent())
+        .map(|p| p.join("mapped"))
+        .ok_or_else(|| ContainerError::Other(format!("container {id}: no layer directory")))?;
+    let out =
+        podman_rs_rootfs::mapped_copy::mapped_layers(&layers, &shift, &top).map_err(|source| {
+            ContainerError::Rootfs {
+                id: id.to_string(),
+                source,
+            }
+        })?;
+    let notice = out.created.then(|| {
+        let why = if rootless {
+            "the kernel refuses idmapped mounts of the image layers to a rootless user"
+        } else if allow_idmap {
+            "the kernel refused idmapped mounts of the image layers"
+        } else {
+            "the vfs driver cannot idmap the image layers"
+        };
+        format!(
+            "{why}: made a copy of the image with the container's id mapping ({} files copied, {} linked, {} MiB); later containers with the same mapping reuse it",
+            out.stats.copied,
+            out.stats.linked,
+            out.stats.bytes >> 20
+        )
+    });
+    Ok(ShiftedLayers {
+        layers: out.layers,
+        idmap_userns: None,
+        notice,
+    })
+}
+
+/// What [`shifted_layers`] decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShiftedLayers {
+    /// The lower layers, bottom first.
+    pub layers: Vec<PathBuf>,
+    /// Idmap them through this user namespace.
+    pub idmap_userns: Option<PathBuf>,
+    /// Said once, when a copy was made.
+    pub notice: Option<String>,
+}
+
+/// At create: builds the shifted copy a container will need when it cannot
+/// use idmapped layers (rootless, or the vfs driver), so that the notice
+/// reaches the user and the first start does not pay for it. Returns the
+/// notice when a copy was made.
+pub fn prepare_shifted_layers(
+    store: &crate::store::Store,
+    cfg: &ContainerConfig,
+    driver: &str,
+) -> Result<Option<String>, ContainerError> {
+    let super::config::RootfsSource::Image { id: image_id, .. } = &cfg.rootfs else {
+        return Ok(None);
+    };
+    if !cfg.userns.has_mappings() || !(podman_rs_namespaces::rootless() || driver == "vfs") {
+        return Ok(None);
+    }
+    let id = cfg.id.as_str();
+    let image = store
+        .lookup_image(image_id, &[])
+        .map_err(|e| ContainerError::Other(format!("container {id}: image: {e}")))?;
+    let layers = store
+        .layers()
+        .layer_dirs(&image.layers)
+        .map_err(|e| ContainerError::Other(format!("container {id}: layers: {e}")))?;
+    Ok(shifted_layers(cfg, layers, None, false)?.notice)
+}
+
+/// Gives the container's root (the upper dir's top) to the container's
+/// root user, so that it owns `/` as it would without a user namespace.
+pub fn chown_upper(cfg: &ContainerConfig, upper: &Path) -> Result<(), ContainerError> {
+    if !cfg.userns.has_mappings() {
+        return Ok(());
+    }
+    let uid = podman_rs_namespaces::idmap::map_to_host(&cfg.userns.uid_map, 0);
+    let gid = podman_rs_namespaces::idmap::map_to_host(&cfg.userns.gid_map, 0);
+    nix::unistd::chown(
+        upper,
+        uid.map(nix::unistd::Uid::from_raw),
+        gid.map(nix::unistd::Gid::from_raw),
+    )
+    .map_err(|e| ContainerError::io(&cfg.id, "chown", upper)(e.into()))
+}
+
+/// Gives the generated files the container bind-mounts (hosts, hostname,
+/// resolv.conf, .containerenv) to the container's root user, as Podman does.
+pub fn chown_userdata_files(cfg: &ContainerConfig, userdata: &Path) -> Result<(), ContainerError> {
+    if !cfg.userns.has_mappings() {
+        return Ok(());
+    }
+    let uid = podman_rs_namespaces::idmap::map_to_host(&cfg.userns.uid_map, 0);
+    let gid = podman_rs_namespaces::idmap::map_to_host(&cfg.userns.gid_map, 0);
+    let entries =
+        std::fs::read_dir(userdata).map_err(ContainerError::io(&cfg.id, "reading", userdata))?;
+    for e in entries.flatten() {
+        let path = e.path();
+        if !e.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
+        nix::unistd::chown(
+            &path,
+            uid.map(nix::unistd::Uid::from_raw),
+            gid.map(nix::unistd::Gid::from_raw),
+        )
+        .map_err(|err| ContainerError::io(&cfg.id, "chown", &path)(err.into()))?;
+    }
+    Ok(())
 }
