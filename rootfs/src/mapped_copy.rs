@@ -475,7 +475,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let l = layer(dir.path());
         let mapped = dir.path().join("mapped");
-        let out = mapped_layers(&[l.clone()], &shift(), &mapped).expect("copy");
+        let out = mapped_layers(std::slice::from_ref(&l), &shift(), &mapped).expect("copy");
         assert!(out.created);
         assert_eq!(out.layers, vec![out.dir.join("0")]);
         let c = &out.layers[0];
@@ -531,9 +531,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let l = layer(dir.path());
         let mapped = dir.path().join("mapped");
-        let first = mapped_layers(&[l.clone()], &shift(), &mapped).expect("copy");
+        let first = mapped_layers(std::slice::from_ref(&l), &shift(), &mapped).expect("copy");
         let ino = fs::metadata(&first.dir).expect("stat").ino();
-        let second = mapped_layers(&[l.clone()], &shift(), &mapped).expect("again");
+        let second = mapped_layers(std::slice::from_ref(&l), &shift(), &mapped).expect("again");
         assert!(!second.created);
         assert_eq!(second.dir, first.dir);
         assert_eq!(fs::metadata(&second.dir).expect("stat").ino(), ino);
@@ -557,7 +557,7 @@ mod tests {
         let key = shift().key();
         let stale = mapped.join(format!("{key}.tmp-999999"));
         fs::create_dir_all(stale.join("0/half")).expect("mkdir");
-        let out = mapped_layers(&[l.clone()], &shift(), &mapped).expect("copy");
+        let out = mapped_layers(std::slice::from_ref(&l), &shift(), &mapped).expect("copy");
         assert!(out.created);
         assert!(!stale.exists());
         assert!(!out.layers[0].join("half").exists());
