@@ -947,3 +947,86 @@ fn rootless_storage_native_overlay_fuse_overlayfs_and_vfs() {
         let _ = std::fs::remove_file(&conf);
     }
 }
+
+#[test]
+fn keep_id_runs_as_the_user_and_reuses_its_copy() {
+    require_root();
+    let start = 900000;
+    let uid = user("podmanrs-rlk", Some((start, 65536)));
+    let s = Session::new("podmanrs-rlk", uid);
+    let store = s.home().join(".local/share/podman-rs");
+    let _ = std::fs::remove_dir_all(&store);
+    let reg = Registry::start();
+    let bb = busybox_image();
+    push_layout(bb.path(), &reg.addr(), "busybox:latest").expect("push busybox");
+    let image = format!("{}/busybox:latest", reg.addr());
+    s.ok(&["pull", "-q", "--tls-verify=false", &image]);
+    let name = "podmanrs-rlk";
+    let first = s.run(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--userns=keep-id",
+        &image,
+        "sh",
+        "-c",
+        "id -u; id -g; echo HOME=$HOME; grep ^podmanrs-rlk: /etc/passwd /etc/group",
+    ]);
+    let (o, e) = text(&first);
+    assert!(first.status.success(), "{o}\n{e}");
+    assert_eq!(
+        o,
+        format!(
+            "{uid}\n{uid}\nHOME=/\n/etc/passwd:{name}:*:{uid}:{uid}::/:/bin/sh\n/etc/group:{name}:x:{uid}:{name}\n"
+        )
+    );
+    assert!(
+        e.contains("made a copy of the image"),
+        "the copy is said: {e}"
+    );
+    let copies = || -> Vec<(PathBuf, u64)> {
+        let mut v = Vec::new();
+        for l in std::fs::read_dir(store.join("layers")).unwrap().flatten() {
+            if let Ok(rd) = std::fs::read_dir(l.path().join("mapped")) {
+                for c in rd.flatten() {
+                    if c.file_type().unwrap().is_dir() {
+                        v.push((c.path(), c.metadata().unwrap().ino()));
+                    }
+                }
+            }
+        }
+        v
+    };
+    let before = copies();
+    assert_eq!(before.len(), 1, "{before:?}");
+    // Detached: the maps are Podman's keep-id layout, relative to the
+    // pause namespace; a second container reuses the copy.
+    let id = s.ok(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--userns=keep-id",
+        &image,
+        "sleep",
+        "1000",
+    ]);
+    let pid: i32 = s
+        .ok(&["inspect", "--format", "{{.State.Pid}}", id.trim()])
+        .trim()
+        .parse()
+        .unwrap();
+    let uid_map = std::fs::read_to_string(format!("/proc/{pid}/uid_map")).unwrap();
+    assert_eq!(
+        map_lines(&uid_map),
+        map(&[
+            (0, start, uid),
+            (uid, uid, 1),
+            (uid + 1, start + uid, 65536 - uid)
+        ]),
+        "{uid_map}"
+    );
+    assert_eq!(copies(), before, "same copy, not a new one");
+    s.ok(&["rm", "-f", "-t", "0", id.trim()]);
+}

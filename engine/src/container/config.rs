@@ -114,9 +114,19 @@ pub struct UserNamespace {
     /// its own.
     pub uid_map: Vec<podman_rs_namespaces::IdMap>,
     pub gid_map: Vec<podman_rs_namespaces::IdMap>,
+    /// `--userns=keep-id`: the /etc/passwd and /etc/group lines added for
+    /// the user when the image has no entry of that name or id (Podman's
+    /// AddCurrentUserPasswdEntry).
+    pub passwd_entry: Option<String>,
+    pub group_entry: Option<String>,
 }
 
 impl UserNamespace {
+    /// The home directory of [`Self::passwd_entry`].
+    pub fn keep_id_home(&self) -> Option<&str> {
+        self.passwd_entry.as_deref()?.split(':').nth(5)
+    }
+
     /// Whether the engine creates a user namespace for the container.
     pub fn has_mappings(&self) -> bool {
         !self.uid_map.is_empty() || !self.gid_map.is_empty()

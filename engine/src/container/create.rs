@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use super::config::{
     ContainerConfig, ImageRuntimeConfig, LogConfig, Mount, NetworkMode, PortMapping, RestartPolicy,
-    SecurityConfig, Ulimit,
+    SecurityConfig, Ulimit, UsernsMode,
 };
 use super::error::ContainerError;
 use super::options::CreateOptions;
@@ -601,12 +601,28 @@ pub fn build_config(
         other => parse_network(other.unwrap_or(""))?,
     };
     cfg.ports = parse_publish(&opts.publish)?;
+    let userns_ctx = super::userns::UsernsContext::detect();
     cfg.userns = super::userns::parse_userns(
         opts.userns.as_deref(),
         &opts.uidmap,
         &opts.gidmap,
-        &super::userns::UsernsContext::detect(),
+        &userns_ctx,
     )?;
+    if let (UsernsMode::KeepId { uid, gid }, Some(r)) = (&cfg.userns.mode, &userns_ctx.rootless) {
+        // The container runs as the user (same ids) unless --user says
+        // otherwise; without uid=/gid= options it also gets the user's
+        // passwd and group entries.
+        let (u, g) = (uid.unwrap_or(r.uid), gid.unwrap_or(r.gid));
+        if opts.user.is_none() {
+            cfg.user = format!("{u}:{g}");
+        }
+        if uid.is_none() && gid.is_none() {
+            let (passwd, group) =
+                super::userns::keep_id_entries(r.uid, r.gid, &opts.volumes, &cfg.workdir);
+            cfg.userns.passwd_entry = passwd;
+            cfg.userns.group_entry = group;
+        }
+    }
     cfg.dns_servers = opts.dns.clone();
     cfg.dns_search = opts.dns_search.clone();
     cfg.dns_options = opts.dns_option.clone();

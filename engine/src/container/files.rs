@@ -40,6 +40,9 @@ const MAX_FILE: u64 = 16 << 20;
 
 /// File names under `paths.userdata`.
 pub const HOSTS_FILE: &str = "hosts";
+/// The /etc/passwd and /etc/group copies `--userns=keep-id` mounts.
+pub const PASSWD_FILE: &str = "passwd";
+pub const GROUP_FILE: &str = "group";
 pub const RESOLV_FILE: &str = "resolv.conf";
 pub const HOSTNAME_FILE: &str = "hostname";
 pub const CONTAINERENV_FILE: &str = ".containerenv";
@@ -539,6 +542,26 @@ pub fn planned(cfg: &ContainerConfig) -> Planned {
     }
 }
 
+/// `content` (a passwd or group file) with `line` appended, unless an entry
+/// of the same name or id (fields 1 and 3) is there already.
+fn with_entry(content: Option<String>, line: &str) -> Option<String> {
+    let fields: Vec<&str> = line.split(':').collect();
+    let mut content = content.unwrap_or_default();
+    let taken = content.lines().any(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        f.first() == fields.first() || (f.len() > 2 && f.get(2) == fields.get(2))
+    });
+    if taken {
+        return None;
+    }
+    if !content.is_empty() && !content.ends_with('\n') {
+        content.push('\n');
+    }
+    content.push_str(line);
+    content.push('\n');
+    Some(content)
+}
+
 /// Writes `contents` to `path` atomically: a temporary file in the same
 /// directory renamed over `path`. Not fsync'd: these files are generated
 /// again at every start, and a host crash ends the container anyway (four
@@ -570,6 +593,22 @@ pub fn write_container_files(
 ) -> Result<Planned, FilesError> {
     let plan = planned(cfg);
     std::fs::create_dir_all(&paths.userdata).map_err(io_err("mkdir", &paths.userdata))?;
+    for (entry, file, path) in [
+        (&cfg.userns.passwd_entry, PASSWD_FILE, "/etc/passwd"),
+        (&cfg.userns.group_entry, GROUP_FILE, "/etc/group"),
+    ] {
+        let target = paths.userdata.join(file);
+        let content = match entry {
+            Some(line) => with_entry(read_rootfs_file(&paths.rootfs, path)?, line),
+            None => None,
+        };
+        match content {
+            Some(c) => write_atomic(&target, c.as_bytes())?,
+            None => {
+                let _ = std::fs::remove_file(&target);
+            }
+        }
+    }
     let hostname = container_hostname(cfg, host);
     if plan.hosts {
         let own = match cfg.network {

@@ -681,7 +681,11 @@ pub fn generate(
         .terminal(cfg.tty)
         .user(oci_user.build().map_err(build_err("process.user"))?)
         .args(args)
-        .env(environment(cfg, user.home.as_deref(), &hostname))
+        .env(environment(
+            cfg,
+            user.home.as_deref().or(cfg.userns.keep_id_home()),
+            &hostname,
+        ))
         .cwd(workdir)
         .capabilities(caps)
         .rlimits(rlimits(cfg, host)?);
@@ -993,6 +997,16 @@ fn mounts(
     if plan.hosts {
         list.push(bind("/etc/hosts", &ud(files::HOSTS_FILE), etc_opts)?);
     }
+    // --userns=keep-id's passwd/group copies, when write_container_files
+    // made them (the image had no entry for the user).
+    for (file, dest) in [
+        (files::PASSWD_FILE, "/etc/passwd"),
+        (files::GROUP_FILE, "/etc/group"),
+    ] {
+        if ud(file).exists() {
+            list.push(bind(dest, &ud(file), etc_opts)?);
+        }
+    }
     let shm = if cfg.shm_size == 0 {
         DEFAULT_SHM_SIZE
     } else {
@@ -1012,19 +1026,25 @@ fn mounts(
             &["bind", "rprivate"],
         )?);
     }
-    list.push(mount(
-        "/sys/fs/cgroup",
-        "cgroup",
-        "cgroup",
-        &[
-            "rprivate",
-            "nosuid",
-            "noexec",
-            "nodev",
-            "relatime",
-            if privileged { "rw" } else { "ro" },
-        ],
-    )?);
+    let cgroup_opts = [
+        "rprivate",
+        "nosuid",
+        "noexec",
+        "nodev",
+        "relatime",
+        if privileged { "rw" } else { "ro" },
+    ];
+    if host.rootless && !host.cgroup_v2 && paths.userns.is_some() {
+        // A user namespace of the container's own under the rootless one,
+        // on cgroup v1: the runtime's cgroup mount would look for the
+        // host's cgroup2 tree, hidden behind its private view. What crun
+        // does for rootless v1: bind the caller's /sys/fs/cgroup.
+        let mut opts = vec!["rbind"];
+        opts.extend_from_slice(&cgroup_opts);
+        list.push(bind("/sys/fs/cgroup", Path::new("/sys/fs/cgroup"), &opts)?);
+    } else {
+        list.push(mount("/sys/fs/cgroup", "cgroup", "cgroup", &cgroup_opts)?);
+    }
     // User mounts replace defaults at the same destination.
     let mut propagation = None;
     let mut user = Vec::new();

@@ -119,6 +119,34 @@ fn go_errno_text(e: &std::io::Error) -> String {
     }
 }
 
+/// The passwd and group lines `--userns=keep-id` adds for the user `uid`
+/// (Podman: `name:*:uid:gid:gecos:home:/bin/sh`, home = the user's home
+/// when a volume mounts it at the same path, else the working directory;
+/// `name:x:gid:name`). `None` when the host has no name for the id.
+pub fn keep_id_entries(
+    uid: u32,
+    gid: u32,
+    volumes: &[String],
+    workdir: &str,
+) -> (Option<String>, Option<String>) {
+    let Ok(Some(user)) = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) else {
+        return (None, None);
+    };
+    let home = user.dir.to_string_lossy().into_owned();
+    let mounted = volumes.iter().any(|v| {
+        let mut parts = v.split(':');
+        let _src = parts.next();
+        parts
+            .next()
+            .is_some_and(|dst| dst.trim_end_matches('/') == home.trim_end_matches('/'))
+    });
+    let home = if mounted { home } else { workdir.to_string() };
+    let gecos = user.gecos.to_string_lossy().into_owned();
+    let passwd = format!("{}:*:{uid}:{gid}:{gecos}:{home}:/bin/sh", user.name);
+    let group = format!("{}:x:{gid}:{}", user.name, user.name);
+    (Some(passwd), Some(group))
+}
+
 fn parse_keep_id_options(opts: &str) -> Result<(Option<u32>, Option<u32>), ContainerError> {
     let (mut uid, mut gid) = (None, None);
     for opt in opts.split(',') {
@@ -194,6 +222,7 @@ pub fn parse_userns(
             mode: UsernsMode::Private,
             uid_map,
             gid_map,
+            ..UserNamespace::default()
         });
     }
     let (name, opts) = match mode_text.split_once(':') {
