@@ -1153,31 +1153,48 @@ impl Monitor<'_> {
     /// mounted root filesystem.
     fn release(&mut self) {
         let id = self.cfg.id.clone();
-        if let Some(rt) = self.runtime.take() {
-            if let Err(e) = rt.delete(&id, true) {
-                tracing::warn!("container {id}: runtime delete: {e}");
-            }
-        } else {
-            let _ = runtime_for(self.layout, &self.cfg).delete(&id, true);
-        }
         if let Some(mut slirp) = self.slirp.take() {
             slirp.stop();
             let _ = fs::remove_file(self.layout.slirp_socket(&id));
         }
-        if let Some(ns) = self.netns.take() {
-            if matches!(
+        let netns = self.netns.take().filter(|_| {
+            matches!(
                 self.cfg.network,
                 NetworkMode::Private | NetworkMode::None | NetworkMode::Slirp4netns(_)
-            ) {
-                if let Err(e) = podman_rs_namespaces::remove_netns(&ns) {
+            )
+        });
+        let (layout, cfg) = (self.layout, &self.cfg);
+        // The unmounts and the bundle's removal run next to the runtime's
+        // delete (cgroups, state): each waits on the kernel or the disk.
+        let unmount = || {
+            if let Some(ns) = &netns {
+                if let Err(e) = podman_rs_namespaces::remove_netns(ns) {
                     tracing::warn!("container {id}: removing netns: {e}");
                 }
             }
-        }
-        if let Err(e) = rootfs::unmount(self.layout, &self.cfg) {
-            tracing::warn!("container {id}: {e}");
-        }
-        let _ = fs::remove_dir_all(self.layout.bundle(&id));
+            if let Err(e) = rootfs::unmount(layout, cfg) {
+                tracing::warn!("container {id}: {e}");
+            }
+            let _ = fs::remove_dir_all(layout.bundle(&id));
+        };
+        let runtime = self.runtime.take();
+        std::thread::scope(|s| {
+            let side = std::thread::Builder::new().spawn_scoped(s, unmount);
+            match runtime {
+                Some(rt) => {
+                    if let Err(e) = rt.delete(&id, true) {
+                        tracing::warn!("container {id}: runtime delete: {e}");
+                    }
+                }
+                None => {
+                    let _ = runtime_for(layout, cfg).delete(&id, true);
+                }
+            }
+            if let Err(e) = side {
+                tracing::debug!("container {id}: no thread for the unmounts ({e})");
+                unmount();
+            }
+        });
     }
 
     fn oom_killed(&self) -> bool {
