@@ -497,20 +497,52 @@ impl Monitor<'_> {
             st.error.clear();
         });
         tracing::debug!("monitor {id}: preparing");
-        let rootfs = rootfs::mount(self.layout, self.store, &self.driver, &self.cfg)?;
+        // A network namespace of its own is made (a few ms of kernel work)
+        // on a thread while the root filesystem is mounted.
+        let own_netns = matches!(
+            self.cfg.network,
+            NetworkMode::Private | NetworkMode::None | NetworkMode::Slirp4netns(_)
+        );
+        let netns_dir = self.layout.netns_dir();
+        let make_netns = || {
+            // A leftover of a crashed monitor is reused if still mounted.
+            let _ = podman_rs_namespaces::remove_netns(netns_dir.join(&id));
+            podman_rs_namespaces::create_netns_with_loopback(&netns_dir, &id)
+                .map_err(|e| ContainerError::Other(format!("container {id}: {e}")))
+        };
+        let (rootfs, made_netns) = std::thread::scope(|s| {
+            let job = own_netns.then(|| std::thread::Builder::new().spawn_scoped(s, make_netns));
+            let rootfs = rootfs::mount(self.layout, self.store, &self.driver, &self.cfg);
+            let made = match job {
+                None => None,
+                Some(Ok(h)) => Some(h.join().unwrap_or_else(|_| {
+                    Err(ContainerError::Other(format!(
+                        "container {id}: network namespace thread panicked"
+                    )))
+                })),
+                Some(Err(_)) => Some(make_netns()),
+            };
+            (rootfs, made)
+        });
+        // Recorded before any error returns: release() removes it.
+        let netns_err = match made_netns {
+            Some(Ok(ns)) => {
+                self.netns = Some(ns);
+                None
+            }
+            Some(Err(e)) => Some(e),
+            None => None,
+        };
+        let rootfs = rootfs?;
+        if let Some(e) = netns_err {
+            return Err(e);
+        }
         // No `mounted` write: the monitor_pid recorded above already tells
         // cleanup that this start may have left a mount.
         tracing::debug!("monitor {id}: rootfs mounted");
         self.netns = match &self.cfg.network {
             NetworkMode::Private | NetworkMode::None | NetworkMode::Slirp4netns(_) => {
-                let dir = self.layout.netns_dir();
-                let path = dir.join(&id);
-                // A leftover of a crashed monitor is reused if still mounted.
-                let _ = podman_rs_namespaces::remove_netns(&path);
-                Some(
-                    podman_rs_namespaces::create_netns_with_loopback(&dir, &id)
-                        .map_err(|e| ContainerError::Other(format!("container {id}: {e}")))?,
-                )
+                self.netns.take()
             }
             NetworkMode::Host => None,
             NetworkMode::Path(p) => Some(p.clone()),
