@@ -4,6 +4,8 @@
 //! command.
 
 use std::io::{BufRead, BufReader, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -192,7 +194,18 @@ impl LocalEngine {
         let exe = std::env::current_exe()
             .map_err(|e| ContainerError::Other(format!("finding our own binary: {e}")))?;
         let storage = self.storage();
-        let mut cmd = Command::new(exe);
+        // Started from a read-only view of our binary, the monitor needs no
+        // re-exec of its own to protect it (runtime::exe_guard): one exec
+        // less per start. The fd stays open until the spawn returned.
+        let view = podman_rs_runtime::exe_guard::readonly_view().ok();
+        let mut cmd = match &view {
+            Some(fd) => {
+                let mut cmd = Command::new(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+                cmd.arg0(&exe);
+                cmd
+            }
+            None => Command::new(&exe),
+        };
         cmd.arg("--root")
             .arg(&storage.root)
             .arg("--runroot")
