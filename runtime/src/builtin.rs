@@ -44,6 +44,10 @@ fn run_each(id: &str, point: &str, hooks: &[Hook], c: &Container, cwd: Option<&P
     }
 }
 
+/// Where a container's private bundle (see `Builtin::private_bundle`) stays
+/// after create: in its state directory.
+const PRIVATE_BUNDLE: &str = "private-bundle";
+
 /// Runs containers in this process with libcontainer. State lives under `root`.
 #[derive(Debug, Clone)]
 pub struct Builtin {
@@ -312,7 +316,12 @@ impl Builtin {
         tracing::debug!("create {id}: handing over to libcontainer");
         let built = self.build_with(id, opts, detach, &read_from, seccomp);
         if read_from != bundle {
-            let _ = fs::remove_dir_all(&read_from);
+            // Into the state directory, removed with it at delete: removing a
+            // directory may wait for the disk (a discard), not on create's path.
+            let keep = self.dir(id).join(PRIVATE_BUNDLE);
+            if built.is_err() || fs::rename(&read_from, &keep).is_err() {
+                let _ = fs::remove_dir_all(&read_from);
+            }
         }
         let mut container = built.inspect_err(|_| {
             // libcontainer cleans up what it made; make sure nothing is left.
