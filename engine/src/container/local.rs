@@ -224,6 +224,9 @@ impl LocalEngine {
         if let Ok(level) = std::env::var("PODMAN_RS_LOG_LEVEL") {
             cmd.arg("--log-level").arg(level);
         }
+        // The runtime moves the container into its cgroups a few ms from
+        // now: the kernel's wait for that (an RCU grace period) starts here.
+        podman_rs_cgroups::prime_migration();
         tracing::debug!("container {id}: starting the monitor");
         let mut child = cmd
             .stdin(Stdio::piped())

@@ -496,6 +496,9 @@ impl Monitor<'_> {
             st.monitor_start = my_start;
             st.error.clear();
         });
+        // Keeps the cgroup migration lock warm until the runtime's create
+        // (see podman_rs_cgroups::prime_migration).
+        podman_rs_cgroups::prime_migration();
         tracing::debug!("monitor {id}: preparing");
         // A network namespace of its own is made (a few ms of kernel work)
         // on a thread while the root filesystem is mounted.
