@@ -580,6 +580,9 @@ impl Monitor<'_> {
             )?);
         }
         tracing::debug!("monitor {id}: network namespace ready");
+        // Again, closer to the runtime's create: keeps the lock warm when
+        // the preparation took longer than a grace period.
+        podman_rs_cgroups::prime_migration();
         let host = super::spec::HostInfo::detect();
         super::files::write_container_files(&self.cfg, &paths, &host)
             .map_err(|e| ContainerError::Other(format!("container {id}: {e}")))?;
