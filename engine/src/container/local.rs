@@ -261,7 +261,7 @@ impl LocalEngine {
             }
             let line = line.trim_end();
             tracing::debug!("container {id}: monitor says {line:?}");
-            if line == "created" {
+            if line == "listening" {
                 conn = Some(attach::connect(&layout.attach_socket(id)).map_err(|e| {
                     ContainerError::Monitor {
                         id: id.to_string(),

@@ -11,10 +11,12 @@
 //! `--rm` removes the container.
 //!
 //! Handshake with the spawning command, over the monitor's stdin/stdout:
-//! the monitor writes `created\n` once the runtime created the container
-//! (only with `--wait-start`, after which it waits for a `start\n` line, or
-//! EOF, from the caller: the caller attaches in between, so it sees all
-//! output), then `started PID\n` or `error CODE MESSAGE\n`.
+//! with `--wait-start` the monitor writes `listening\n` once its attach
+//! socket listens, before the runtime creates the container; the caller
+//! connects to it, then writes `start\n` (EOF: start anyway), which the
+//! monitor reads once the container is created — so the caller sees all
+//! output, and no round trip waits on create. Then `started PID\n` or
+//! `error CODE MESSAGE\n`.
 //!
 //! With `--init-only` (`podman-rs init`) the monitor prepares and creates
 //! the container, records it `initialized` with the init's pid, answers
@@ -608,6 +610,11 @@ impl Monitor<'_> {
             );
         }
         self.listen()?;
+        if mode == StartMode::Attach {
+            // The caller connects while the runtime creates the container:
+            // its connection and `start\n` are waiting when create is done.
+            sync.send("listening\n");
+        }
 
         let runtime = runtime_for(self.layout, &self.cfg);
         // A leftover runtime container of a crashed monitor is in the way.
@@ -644,8 +651,8 @@ impl Monitor<'_> {
         match mode {
             StartMode::Now => {}
             StartMode::Attach => {
-                sync.send("created\n");
-                // Accept the caller's attach connection before starting.
+                // The caller connected before writing `start\n` (see
+                // "listening" above): accept it before starting.
                 sync.wait_start();
                 self.accept_clients();
             }
