@@ -785,7 +785,8 @@ impl ContainerEngine for LocalEngine {
                 created: cfg.created_ns,
                 state: ContainerState::default(),
             };
-            match self.store().add_container(&rec) {
+            // A --rm container's record goes with it: no fsync for it.
+            match self.store().add_container_as(&rec, !cfg.auto_remove) {
                 Ok(()) => break,
                 Err(StoreError::NameInUse { .. }) if opts.name.is_none() && attempts < 100 => {
                     attempts += 1;
@@ -853,10 +854,13 @@ impl ContainerEngine for LocalEngine {
         if rec.state.mounted || rec.state.monitor_pid != 0 {
             self.cleanup_dead(&rec, &cfg)?;
         }
-        self.set_state(&rec.id, |st| {
-            st.stopped_by_user = false;
-            st.mounted = false;
-        })?;
+        // (Nothing to write for a container that never ran: `run`.)
+        if rec.state.stopped_by_user || rec.state.mounted {
+            self.set_state(&rec.id, |st| {
+                st.stopped_by_user = false;
+                st.mounted = false;
+            })?;
+        }
         let streams_given = attach.is_some();
         let r = self.spawn_monitor(&cfg, attach, false);
         drop(lock);
