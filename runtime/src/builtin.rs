@@ -142,6 +142,31 @@ impl Builtin {
             .map_err(|e| RuntimeError::Libcontainer(format!("container {id:?}: {e}")))
     }
 
+    /// A stopped container's delete without libcontainer: what its delete
+    /// does then (remove the cgroup, then the state directory), with one
+    /// mountinfo read instead of libcgroups' reads per controller through a
+    /// fresh procfs mount (~700 system calls). Returns false, having done
+    /// nothing, when libcontainer has to do it (running, systemd cgroups,
+    /// Intel RDT, an unreadable config).
+    fn delete_stopped(&self, id: &str, c: &Container) -> bool {
+        if c.status() != ContainerStatus::Stopped || c.systemd() || c.intel_rdt_dir().is_some() {
+            return false;
+        }
+        let Ok(cg) = self.cgroup(id, c) else {
+            return false;
+        };
+        if let Err(e) = cg.remove() {
+            // libcontainer retries, and reports what is left.
+            tracing::debug!("container {id:?}: removing its cgroup: {e}");
+            return false;
+        }
+        match fs::remove_dir_all(self.dir(id)) {
+            Ok(()) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
+            Err(_) => false,
+        }
+    }
+
     /// Whether the container has cgroups of its own. A rootless container on
     /// cgroup v1 has none: signalling "all" processes then means its init,
     /// whose death takes the pid namespace with it.
@@ -567,7 +592,9 @@ impl Runtime for Builtin {
         let poststop = self
             .take_hooks(id, &c, HookPoint::Poststop)
             .unwrap_or_default();
-        c.delete(force).map_err(|e| lc(id, e))?;
+        if !self.delete_stopped(id, &c) {
+            c.delete(force).map_err(|e| lc(id, e))?;
+        }
         run_each(id, "poststop", &poststop, &c, None);
         // libcontainer leaves the state directory when the process died under it.
         let _ = fs::remove_dir_all(self.dir(id));
