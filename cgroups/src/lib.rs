@@ -26,6 +26,7 @@ mod cgroup;
 mod error;
 mod fsutil;
 mod mode;
+mod prime;
 mod stats;
 
 pub use cgroup::{
@@ -36,4 +37,5 @@ pub use error::{Error, Result};
 pub use mode::{
     hierarchies, parse_mountinfo, CgroupMode, CgroupVersion, Hierarchy, DEFAULT_CGROUP_ROOT,
 };
+pub use prime::prime_migration;
 pub use stats::{CpuStats, IoDeviceStats, IoStats, Limits, MemoryStats, PidsStats, Stats};

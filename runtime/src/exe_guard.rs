@@ -65,6 +65,13 @@ pub fn ensure_protected() -> Result<()> {
     reexec(&fd)
 }
 
+/// A detached, read-only bind mount of our own binary (new mount API only).
+/// A process executed from it (`/proc/self/fd/N`) is already protected:
+/// [`ensure_protected`] then returns at once instead of re-executing.
+pub fn readonly_view() -> io::Result<OwnedFd> {
+    readonly_clone()
+}
+
 /// A detached bind mount of our own binary, made read-only.
 fn readonly_clone() -> io::Result<OwnedFd> {
     let path = CString::new("/proc/self/exe").map_err(io::Error::other)?;

@@ -4,6 +4,8 @@
 //! command.
 
 use std::io::{BufRead, BufReader, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -192,7 +194,18 @@ impl LocalEngine {
         let exe = std::env::current_exe()
             .map_err(|e| ContainerError::Other(format!("finding our own binary: {e}")))?;
         let storage = self.storage();
-        let mut cmd = Command::new(exe);
+        // Started from a read-only view of our binary, the monitor needs no
+        // re-exec of its own to protect it (runtime::exe_guard): one exec
+        // less per start. The fd stays open until the spawn returned.
+        let view = podman_rs_runtime::exe_guard::readonly_view().ok();
+        let mut cmd = match &view {
+            Some(fd) => {
+                let mut cmd = Command::new(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+                cmd.arg0(&exe);
+                cmd
+            }
+            None => Command::new(&exe),
+        };
         cmd.arg("--root")
             .arg(&storage.root)
             .arg("--runroot")
@@ -211,6 +224,9 @@ impl LocalEngine {
         if let Ok(level) = std::env::var("PODMAN_RS_LOG_LEVEL") {
             cmd.arg("--log-level").arg(level);
         }
+        // The runtime moves the container into its cgroups a few ms from
+        // now: the kernel's wait for that (an RCU grace period) starts here.
+        podman_rs_cgroups::prime_migration();
         tracing::debug!("container {id}: starting the monitor");
         let mut child = cmd
             .stdin(Stdio::piped())
@@ -245,7 +261,7 @@ impl LocalEngine {
             }
             let line = line.trim_end();
             tracing::debug!("container {id}: monitor says {line:?}");
-            if line == "created" {
+            if line == "listening" {
                 conn = Some(attach::connect(&layout.attach_socket(id)).map_err(|e| {
                     ContainerError::Monitor {
                         id: id.to_string(),
@@ -774,7 +790,8 @@ impl ContainerEngine for LocalEngine {
                 created: cfg.created_ns,
                 state: ContainerState::default(),
             };
-            match self.store().add_container(&rec) {
+            // A --rm container's record goes with it: no fsync for it.
+            match self.store().add_container_as(&rec, !cfg.auto_remove) {
                 Ok(()) => break,
                 Err(StoreError::NameInUse { .. }) if opts.name.is_none() && attempts < 100 => {
                     attempts += 1;
@@ -842,10 +859,13 @@ impl ContainerEngine for LocalEngine {
         if rec.state.mounted || rec.state.monitor_pid != 0 {
             self.cleanup_dead(&rec, &cfg)?;
         }
-        self.set_state(&rec.id, |st| {
-            st.stopped_by_user = false;
-            st.mounted = false;
-        })?;
+        // (Nothing to write for a container that never ran: `run`.)
+        if rec.state.stopped_by_user || rec.state.mounted {
+            self.set_state(&rec.id, |st| {
+                st.stopped_by_user = false;
+                st.mounted = false;
+            })?;
+        }
         let streams_given = attach.is_some();
         let r = self.spawn_monitor(&cfg, attach, false);
         drop(lock);

@@ -11,10 +11,12 @@
 //! `--rm` removes the container.
 //!
 //! Handshake with the spawning command, over the monitor's stdin/stdout:
-//! the monitor writes `created\n` once the runtime created the container
-//! (only with `--wait-start`, after which it waits for a `start\n` line, or
-//! EOF, from the caller: the caller attaches in between, so it sees all
-//! output), then `started PID\n` or `error CODE MESSAGE\n`.
+//! with `--wait-start` the monitor writes `listening\n` once its attach
+//! socket listens, before the runtime creates the container; the caller
+//! connects to it, then writes `start\n` (EOF: start anyway), which the
+//! monitor reads once the container is created — so the caller sees all
+//! output, and no round trip waits on create. Then `started PID\n` or
+//! `error CODE MESSAGE\n`.
 //!
 //! With `--init-only` (`podman-rs init`) the monitor prepares and creates
 //! the container, records it `initialized` with the init's pid, answers
@@ -502,6 +504,9 @@ impl Monitor<'_> {
             st.monitor_start = my_start;
             st.error.clear();
         });
+        // Keeps the cgroup migration lock warm until the runtime's create
+        // (see podman_rs_cgroups::prime_migration).
+        podman_rs_cgroups::prime_migration();
         tracing::debug!("monitor {id}: preparing");
         let own_netns = matches!(
             self.cfg.network,
@@ -523,13 +528,52 @@ impl Monitor<'_> {
             );
         }
         let userns_path = self.holder.as_ref().map(|h| h.userns_path());
-        let rootfs = rootfs::mount(
-            self.layout,
-            self.store,
-            &self.driver,
-            &self.cfg,
-            userns_path.as_deref(),
-        )?;
+        let holder_netns = self.holder.as_ref().and_then(|h| h.netns_path());
+        // A network namespace of its own is made (a few ms of kernel work)
+        // on a thread while the root filesystem is mounted.
+        let netns_dir = self.layout.netns_dir();
+        let make_netns = || {
+            // A leftover of a crashed monitor is reused if still mounted.
+            let _ = podman_rs_namespaces::remove_netns(netns_dir.join(&id));
+            let made = match &holder_netns {
+                Some(src) => podman_rs_namespaces::persist_netns(&netns_dir, &id, src),
+                None => podman_rs_namespaces::create_netns_with_loopback(&netns_dir, &id),
+            };
+            made.map_err(|e| ContainerError::Other(format!("container {id}: {e}")))
+        };
+        let (rootfs, made_netns) = std::thread::scope(|s| {
+            let job = own_netns.then(|| std::thread::Builder::new().spawn_scoped(s, make_netns));
+            let rootfs = rootfs::mount(
+                self.layout,
+                self.store,
+                &self.driver,
+                &self.cfg,
+                userns_path.as_deref(),
+            );
+            let made = match job {
+                None => None,
+                Some(Ok(h)) => Some(h.join().unwrap_or_else(|_| {
+                    Err(ContainerError::Other(format!(
+                        "container {id}: network namespace thread panicked"
+                    )))
+                })),
+                Some(Err(_)) => Some(make_netns()),
+            };
+            (rootfs, made)
+        });
+        // Recorded before any error returns: release() removes it.
+        let netns_err = match made_netns {
+            Some(Ok(ns)) => {
+                self.netns = Some(ns);
+                None
+            }
+            Some(Err(e)) => Some(e),
+            None => None,
+        };
+        let rootfs = rootfs?;
+        if let Some(e) = netns_err {
+            return Err(e);
+        }
         // No `mounted` write: the monitor_pid recorded above already tells
         // cleanup that this start may have left a mount.
         tracing::debug!("monitor {id}: rootfs mounted");
@@ -537,17 +581,7 @@ impl Monitor<'_> {
             NetworkMode::Private
             | NetworkMode::None
             | NetworkMode::Slirp4netns(_)
-            | NetworkMode::Pasta(_) => {
-                let dir = self.layout.netns_dir();
-                let path = dir.join(&id);
-                // A leftover of a crashed monitor is reused if still mounted.
-                let _ = podman_rs_namespaces::remove_netns(&path);
-                let made = match self.holder.as_ref().and_then(|h| h.netns_path()) {
-                    Some(src) => podman_rs_namespaces::persist_netns(&dir, &id, &src),
-                    None => podman_rs_namespaces::create_netns_with_loopback(&dir, &id),
-                };
-                Some(made.map_err(|e| ContainerError::Other(format!("container {id}: {e}")))?)
-            }
+            | NetworkMode::Pasta(_) => self.netns.take(),
             NetworkMode::Host => None,
             NetworkMode::Path(p) => Some(p.clone()),
             NetworkMode::Container(other) => {
@@ -593,6 +627,9 @@ impl Monitor<'_> {
             )?);
         }
         tracing::debug!("monitor {id}: network namespace ready");
+        // Again, closer to the runtime's create: keeps the lock warm when
+        // the preparation took longer than a grace period.
+        podman_rs_cgroups::prime_migration();
         let host = super::spec::HostInfo::detect();
         super::files::write_container_files(&self.cfg, &paths, &host)
             .map_err(|e| ContainerError::Other(format!("container {id}: {e}")))?;
@@ -619,6 +656,11 @@ impl Monitor<'_> {
             );
         }
         self.listen()?;
+        if mode == StartMode::Attach {
+            // The caller connects while the runtime creates the container:
+            // its connection and `start\n` are waiting when create is done.
+            sync.send("listening\n");
+        }
 
         let runtime = runtime_for(self.layout, &self.cfg);
         // A leftover runtime container of a crashed monitor is in the way.
@@ -655,8 +697,8 @@ impl Monitor<'_> {
         match mode {
             StartMode::Now => {}
             StartMode::Attach => {
-                sync.send("created\n");
-                // Accept the caller's attach connection before starting.
+                // The caller connected before writing `start\n` (see
+                // "listening" above): accept it before starting.
                 sync.wait_start();
                 self.accept_clients();
             }
@@ -1202,16 +1244,6 @@ impl Monitor<'_> {
     /// mounted root filesystem.
     fn release(&mut self) {
         let id = self.cfg.id.clone();
-        if let Some(rt) = self.runtime.take() {
-            if let Err(e) = rt.delete(&id, true) {
-                tracing::warn!("container {id}: runtime delete: {e}");
-            }
-        } else {
-            let _ = runtime_for(self.layout, &self.cfg).delete(&id, true);
-        }
-        if let Some(mut holder) = self.holder.take() {
-            holder.stop();
-        }
         if let Some(mut slirp) = self.slirp.take() {
             slirp.stop();
             let _ = fs::remove_file(self.layout.slirp_socket(&id));
@@ -1219,23 +1251,52 @@ impl Monitor<'_> {
         if let Some(mut pasta) = self.pasta.take() {
             pasta.stop();
         }
-        if let Some(ns) = self.netns.take() {
-            if matches!(
+        let netns = self.netns.take().filter(|_| {
+            matches!(
                 self.cfg.network,
                 NetworkMode::Private
                     | NetworkMode::None
                     | NetworkMode::Slirp4netns(_)
                     | NetworkMode::Pasta(_)
-            ) {
-                if let Err(e) = podman_rs_namespaces::remove_netns(&ns) {
+            )
+        });
+        let (layout, cfg) = (self.layout, &self.cfg);
+        // The unmounts and the bundle's removal run next to the runtime's
+        // delete (cgroups, state): each waits on the kernel or the disk.
+        let unmount = || {
+            if let Some(ns) = &netns {
+                if let Err(e) = podman_rs_namespaces::remove_netns(ns) {
                     tracing::warn!("container {id}: removing netns: {e}");
                 }
             }
+            if let Err(e) = rootfs::unmount(layout, cfg) {
+                tracing::warn!("container {id}: {e}");
+            }
+            let _ = fs::remove_dir_all(layout.bundle(&id));
+        };
+        let runtime = self.runtime.take();
+        std::thread::scope(|s| {
+            let side = std::thread::Builder::new().spawn_scoped(s, unmount);
+            match runtime {
+                Some(rt) => {
+                    if let Err(e) = rt.delete(&id, true) {
+                        tracing::warn!("container {id}: runtime delete: {e}");
+                    }
+                }
+                None => {
+                    let _ = runtime_for(layout, cfg).delete(&id, true);
+                }
+            }
+            if let Err(e) = side {
+                tracing::debug!("container {id}: no thread for the unmounts ({e})");
+                unmount();
+            }
+        });
+        // The container's user namespace outlives its processes only until
+        // the runtime has deleted it.
+        if let Some(mut holder) = self.holder.take() {
+            holder.stop();
         }
-        if let Err(e) = rootfs::unmount(self.layout, &self.cfg) {
-            tracing::warn!("container {id}: {e}");
-        }
-        let _ = fs::remove_dir_all(self.layout.bundle(&id));
     }
 
     fn oom_killed(&self) -> bool {

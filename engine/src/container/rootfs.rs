@@ -69,6 +69,15 @@ pub fn mount(
                 return Ok(target);
             }
             super::userns::chown_upper(cfg, &upper)?;
+            // `--rm` (as Podman does): a volatile overlay, never synced. Its
+            // unmount then skips a sync of the whole upper file system, and
+            // files removed with the container are never written back.
+            let volatile = cfg.auto_remove;
+            if volatile {
+                // Left by an earlier volatile mount: the kernel refuses to
+                // mount over it (the upper is thrown away with the container).
+                let _ = fs::remove_dir_all(work.join("incompat"));
+            }
             // `--read-only` is the spec's root.readonly: the overlay itself
             // stays writable so that the engine can still prepare it.
             // In the rootless user namespace overlay keeps its metadata in
@@ -77,6 +86,7 @@ pub fn mount(
                 .with_options(OverlayOptions {
                     userxattr: podman_rs_namespaces::in_user_namespace(),
                     idmap_userns,
+                    volatile,
                     ..OverlayOptions::default()
                 })
                 .with_upper(upper, work);
@@ -139,17 +149,65 @@ fn unmount_path(id: &str, target: &Path) -> Result<(), ContainerError> {
 }
 
 /// Removes the container's files: run state and persistent directory.
+///
+/// The subtrees go in parallel. On a file system that discards freed blocks
+/// at once (ext4 `-o discard` without a journal) every directory removed
+/// waits for the device; in parallel those waits overlap.
 pub fn remove_files(layout: &Layout, id: &str) -> Result<(), ContainerError> {
-    for dir in [layout.run_dir(id), layout.container_dir(id)] {
-        match fs::remove_dir_all(&dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(ContainerError::io(id, "removing", &dir)(e)),
-        }
+    let container_dir = layout.container_dir(id);
+    let mut trees = vec![layout.run_dir(id)];
+    if let Ok(entries) = fs::read_dir(&container_dir) {
+        trees.extend(entries.flatten().map(|e| e.path()));
     }
+    let failed = remove_trees(&trees).or_else(|| remove_tree(&container_dir).err());
     let sock = layout.attach_socket(id);
     let _ = fs::remove_file(sock);
-    Ok(())
+    match failed {
+        Some((path, e)) => Err(ContainerError::io(id, "removing", path)(e)),
+        None => Ok(()),
+    }
+}
+
+/// Removes each of `paths` (a directory tree or a file), one thread per
+/// path; returns the first failure.
+fn remove_trees(paths: &[PathBuf]) -> Option<(PathBuf, std::io::Error)> {
+    let (first, rest) = paths.split_first()?;
+    std::thread::scope(|s| {
+        let spawned: Vec<_> = rest
+            .iter()
+            .map(|p| {
+                let handle = std::thread::Builder::new().spawn_scoped(s, move || remove_tree(p));
+                (p, handle)
+            })
+            .collect();
+        let mut failed = remove_tree(first).err();
+        for (p, handle) in spawned {
+            let result = match handle {
+                Ok(h) => h.join().unwrap_or_else(|_| {
+                    Err((p.clone(), std::io::Error::other("removal thread panicked")))
+                }),
+                // No thread to be had: do it here.
+                Err(_) => remove_tree(p),
+            };
+            if let (None, Err(e)) = (&failed, result) {
+                failed = Some(e);
+            }
+        }
+        failed
+    })
+}
+
+/// Removes a directory tree or a file; a missing one is fine.
+fn remove_tree(path: &Path) -> Result<(), (PathBuf, std::io::Error)> {
+    let removed = match fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => fs::remove_dir_all(path),
+        Ok(_) => fs::remove_file(path),
+        Err(e) => Err(e),
+    };
+    match removed {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err((path.to_path_buf(), e)),
+        _ => Ok(()),
+    }
 }
 
 /// Whether `path` is a mount point (per /proc/self/mountinfo).

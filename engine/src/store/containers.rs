@@ -167,7 +167,30 @@ impl Store {
     /// Records a new container. Fails with [`StoreError::NameInUse`] when
     /// the name is taken (by a container, or later a pod).
     pub fn add_container(&self, rec: &ContainerRecord) -> StoreResult<()> {
+        self.add_container_as(rec, true)
+    }
+
+    /// [`Store::add_container`]; `durable: false` commits without a WAL
+    /// fsync (see `runtime_durability`), for a record that lives only as
+    /// long as its container runs (`run --rm`): a host crash ends it anyway.
+    pub fn add_container_as(&self, rec: &ContainerRecord, durable: bool) -> StoreResult<()> {
         let mut conn = self.conn();
+        if durable {
+            return self.insert_container(&mut conn, rec);
+        }
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(self.db_err("setting synchronous"))?;
+        let result = self.insert_container(&mut conn, rec);
+        let restored = conn.pragma_update(None, "synchronous", "FULL");
+        result?;
+        restored.map_err(self.db_err("setting synchronous"))
+    }
+
+    fn insert_container(
+        &self,
+        conn: &mut rusqlite::Connection,
+        rec: &ContainerRecord,
+    ) -> StoreResult<()> {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(self.db_err("starting container insert"))?;
