@@ -11,7 +11,7 @@
 //! `--pid`) is kept so that the container's release stops it (pasta would
 //! also quit on its own when the namespace file goes away).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use super::config::PortMapping;
@@ -21,11 +21,6 @@ use super::error::ContainerError;
 #[derive(Debug)]
 pub struct Pasta {
     pid: Option<nix::unistd::Pid>,
-}
-
-fn find_binary() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
-    podman_rs_namespaces::syscall::find_in_path("pasta", &path)
 }
 
 /// pasta's arguments for `netns`, the container's `ports` and the user's
@@ -81,13 +76,7 @@ pub fn start(
     ports: &[PortMapping],
     run_dir: &Path,
 ) -> Result<Pasta, ContainerError> {
-    let binary = find_binary().ok_or_else(|| {
-        ContainerError::Other(
-            "could not find pasta, the network namespace can't be configured: \
-             exec: \"pasta\": executable file not found in $PATH (install the passt package)"
-                .into(),
-        )
-    })?;
+    let binary = super::slirp::find_helper("pasta", " (install the passt package)")?;
     std::fs::create_dir_all(run_dir)
         .map_err(|e| ContainerError::Other(format!("pasta: {}: {e}", run_dir.display())))?;
     let pid_file = run_dir.join("pasta.pid");

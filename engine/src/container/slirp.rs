@@ -93,9 +93,16 @@ pub struct Slirp {
     exit_pipe: Option<OwnedFd>,
 }
 
-fn find_binary() -> Option<PathBuf> {
+/// A network helper program (`name`) on PATH, or Podman's error naming it
+/// (`hint` says which package has it).
+pub(super) fn find_helper(name: &str, hint: &str) -> Result<PathBuf, ContainerError> {
     let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
-    podman_rs_namespaces::syscall::find_in_path("slirp4netns", &path)
+    podman_rs_namespaces::syscall::find_in_path(name, &path).ok_or_else(|| {
+        ContainerError::Other(format!(
+            "could not find {name}, the network namespace can't be configured: \
+             exec: \"{name}\": executable file not found in $PATH{hint}"
+        ))
+    })
 }
 
 fn inheritable(fd: &OwnedFd) -> nix::Result<()> {
@@ -117,13 +124,7 @@ pub fn start(
     run_dir: &Path,
     api_socket: &Path,
 ) -> Result<Slirp, ContainerError> {
-    let binary = find_binary().ok_or_else(|| {
-        ContainerError::Other(
-            "could not find slirp4netns, the network namespace can't be configured: \
-             exec: \"slirp4netns\": executable file not found in $PATH"
-                .into(),
-        )
-    })?;
+    let binary = find_helper("slirp4netns", "")?;
     let sys = |what: &str| {
         let what = what.to_string();
         move |e: nix::Error| ContainerError::Other(format!("slirp4netns: {what}: {e}"))
