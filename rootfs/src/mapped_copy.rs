@@ -20,23 +20,19 @@
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fs::{self, File, Metadata, OpenOptions};
-use std::io;
 use std::os::fd::AsFd;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use nix::fcntl::AtFlags;
-use nix::sys::stat::{fchmodat, mknod, utimensat, FchmodatFlags, Mode, SFlag, UtimensatFlags};
-use nix::sys::time::TimeSpec;
-use nix::unistd::{fchownat, Gid, Uid};
+use nix::sys::stat::{mknod, Mode, SFlag};
 use podman_rs_namespaces::idmap::{display_id_maps, map_to_host};
 use podman_rs_namespaces::IdMap;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::xattr;
+use crate::vfs::{self, errno_io, set_times};
 
 /// How owners change: a stored owner `id` becomes `map_to_host(map, id)`
 /// (ids outside the map keep their number and show as unmapped).
@@ -189,10 +185,6 @@ struct Job {
     meta: Metadata,
 }
 
-fn errno_io(e: nix::errno::Errno) -> io::Error {
-    io::Error::from_raw_os_error(e as i32)
-}
-
 /// Copies the tree `src` to `dst` (which must not exist) with owners shifted.
 pub fn shift_tree(src: &Path, dst: &Path, shift: &OwnerShift) -> Result<ShiftStats> {
     let mut stats = ShiftStats::default();
@@ -302,7 +294,7 @@ fn create_entry(job: &Job, shift: &OwnerShift, stats: &mut ShiftStats) -> Result
                 Err(e) => return Err(Error::io("linking", dst, e)),
             }
         }
-        stats.bytes += copy_data(src, dst, meta.len())?;
+        stats.bytes += vfs::copy_file_data(src, dst)?;
         stats.copied += 1;
         set_owner_mode(dst, &owner, meta.mode(), false)?;
         copy_xattrs(src, dst)?;
@@ -339,94 +331,22 @@ fn create_entry(job: &Job, shift: &OwnerShift, stats: &mut ShiftStats) -> Result
     set_times(dst, meta)
 }
 
-fn copy_data(src: &Path, dst: &Path, len: u64) -> Result<u64> {
-    let input = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(src)
-        .map_err(|e| Error::io("opening", src, e))?;
-    let output = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(dst)
-        .map_err(|e| Error::io("creating", dst, e))?;
-    let mut done: u64 = 0;
-    while done < len {
-        let chunk = usize::try_from(len - done)
-            .unwrap_or(usize::MAX)
-            .min(1 << 30);
-        match rustix::fs::copy_file_range(input.as_fd(), None, output.as_fd(), None, chunk) {
-            Ok(0) => break,
-            Ok(n) => done += n as u64,
-            Err(rustix::io::Errno::XDEV)
-            | Err(rustix::io::Errno::NOSYS)
-            | Err(rustix::io::Errno::INVAL)
-                if done == 0 =>
-            {
-                // No in-kernel copy between these files: read and write.
-                let (mut i, mut o) = (&input, &output);
-                return io::copy(&mut i, &mut o).map_err(|e| Error::io("copying", src, e));
-            }
-            Err(e) => return Err(Error::io("copying", src, e.into())),
-        }
-    }
-    Ok(done)
-}
-
-/// Owner, then mode (chown clears setuid bits).
+/// Owner and mode of `path` from the shifted `owner`.
 fn set_owner_mode(path: &Path, owner: &(u32, u32), mode: u32, symlink: bool) -> Result<()> {
-    fchownat(
-        None,
-        path,
-        Some(Uid::from_raw(owner.0)),
-        Some(Gid::from_raw(owner.1)),
-        AtFlags::AT_SYMLINK_NOFOLLOW,
-    )
-    .map_err(|e| Error::io("chown", path, errno_io(e)))?;
-    if !symlink {
-        fchmodat(
-            None,
-            path,
-            Mode::from_bits_truncate(mode & 0o7777),
-            FchmodatFlags::FollowSymlink,
-        )
-        .map_err(|e| Error::io("chmod", path, errno_io(e)))?;
-    }
-    Ok(())
+    vfs::set_owner_mode(path, owner.0, owner.1, mode, symlink)
 }
 
-fn set_times(path: &Path, meta: &Metadata) -> Result<()> {
-    let atime = TimeSpec::new(meta.atime(), meta.atime_nsec());
-    let mtime = TimeSpec::new(meta.mtime(), meta.mtime_nsec());
-    utimensat(None, path, &atime, &mtime, UtimensatFlags::NoFollowSymlink)
-        .map_err(|e| Error::io("setting times of", path, errno_io(e)))
-}
-
-/// Copies every xattr (overlay markers included; after chown, which drops
-/// security.capability).
+/// Every xattr, overlay markers included.
 fn copy_xattrs(src: &Path, dst: &Path) -> Result<()> {
-    let unsupported = |e: &io::Error| e.raw_os_error() == Some(libc::EOPNOTSUPP);
-    let names = match xattr::list(src) {
-        Ok(names) => names,
-        Err(e) if unsupported(&e) => return Ok(()),
-        Err(e) => return Err(Error::io("listing xattrs of", src, e)),
-    };
-    for name in names {
-        let value = match xattr::get(src, &name) {
-            Ok(Some(v)) => v,
-            Ok(None) => continue,
-            Err(e) => return Err(Error::io("reading xattr of", src, e)),
-        };
-        xattr::set(dst, &name, &value).map_err(|e| Error::io("setting xattr of", dst, e))?;
-    }
-    Ok(())
+    vfs::copy_xattrs(src, dst, |_| false)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::xattr;
+    use nix::fcntl::AtFlags;
+    use nix::unistd::{fchownat, Gid, Uid};
     use std::ffi::OsStr;
     use std::os::unix::fs::PermissionsExt;
 

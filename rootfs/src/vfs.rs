@@ -94,8 +94,93 @@ fn is_overlay_xattr(name: &OsStr) -> bool {
     name.starts_with("trusted.overlay.") || name.starts_with("user.overlay.")
 }
 
-fn errno_io(e: nix::errno::Errno) -> io::Error {
-    io::Error::from(e)
+pub(crate) fn errno_io(e: nix::errno::Errno) -> io::Error {
+    io::Error::from_raw_os_error(e as i32)
+}
+
+/// Copies the content of regular file `src` into the new file `dst`
+/// (created 0600, never through a symlink); returns the bytes copied.
+/// std uses copy_file_range/sendfile where it can.
+pub(crate) fn copy_file_data(src: &Path, dst: &Path) -> Result<u64> {
+    let mut input = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(src)
+        .map_err(|e| Error::io("opening", src, e))?;
+    let mut output = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(dst)
+        .map_err(|e| Error::io("creating", dst, e))?;
+    io::copy(&mut input, &mut output).map_err(|e| Error::io("copying", src, e))
+}
+
+/// Owner, then mode (chown clears setuid bits); a symlink keeps its mode.
+pub(crate) fn set_owner_mode(
+    path: &Path,
+    uid: u32,
+    gid: u32,
+    mode: u32,
+    symlink: bool,
+) -> Result<()> {
+    fchownat(
+        None,
+        path,
+        Some(Uid::from_raw(uid)),
+        Some(Gid::from_raw(gid)),
+        AtFlags::AT_SYMLINK_NOFOLLOW,
+    )
+    .map_err(|e| Error::io("chown", path, errno_io(e)))?;
+    if !symlink {
+        fchmodat(
+            None,
+            path,
+            Mode::from_bits_truncate(mode & 0o7777),
+            FchmodatFlags::FollowSymlink,
+        )
+        .map_err(|e| Error::io("chmod", path, errno_io(e)))?;
+    }
+    Ok(())
+}
+
+/// `meta`'s access and modification times on `path` (not following it).
+pub(crate) fn set_times(path: &Path, meta: &Metadata) -> Result<()> {
+    let atime = TimeSpec::new(meta.atime(), meta.atime_nsec());
+    let mtime = TimeSpec::new(meta.mtime(), meta.mtime_nsec());
+    utimensat(None, path, &atime, &mtime, UtimensatFlags::NoFollowSymlink)
+        .map_err(|e| Error::io("setting times of", path, errno_io(e)))
+}
+
+/// Copies the xattrs of `src` to `dst`, but those `skip` names; a target
+/// without xattr support is tolerated. Call it after chown, which drops
+/// security.capability.
+pub(crate) fn copy_xattrs(src: &Path, dst: &Path, skip: fn(&OsStr) -> bool) -> Result<()> {
+    let unsupported = |e: &io::Error| e.raw_os_error() == Some(libc::EOPNOTSUPP);
+    let names = match xattr::list(src) {
+        Ok(names) => names,
+        Err(e) if unsupported(&e) => return Ok(()),
+        Err(e) => return Err(Error::io("listing xattrs of", src, e)),
+    };
+    for name in names {
+        if skip(&name) {
+            continue;
+        }
+        let value = match xattr::get(src, &name) {
+            Ok(Some(v)) => v,
+            Ok(None) => continue,
+            Err(e) => return Err(Error::io("reading xattr of", src, e)),
+        };
+        match xattr::set(dst, &name, &value) {
+            Ok(()) => {}
+            Err(e) if unsupported(&e) => {
+                tracing::debug!(path = %dst.display(), name = %name.to_string_lossy(), "xattr not supported on target");
+            }
+            Err(e) => return Err(Error::io("setting xattr of", dst, e)),
+        }
+    }
+    Ok(())
 }
 
 /// Removes whatever is at `path` (nothing there is fine).
@@ -232,21 +317,7 @@ impl Copier {
     }
 
     fn copy_file(&mut self, src: &Path, dst: &Path) -> Result<()> {
-        let mut input = OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(src)
-            .map_err(|e| Error::io("opening", src, e))?;
-        let mut output = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(dst)
-            .map_err(|e| Error::io("creating", dst, e))?;
-        // std uses copy_file_range/sendfile where it can.
-        let n = io::copy(&mut input, &mut output).map_err(|e| Error::io("copying", src, e))?;
-        self.stats.bytes += n;
+        self.stats.bytes += copy_file_data(src, dst)?;
         Ok(())
     }
 
@@ -254,54 +325,13 @@ impl Copier {
     /// security.capability), then timestamps.
     fn apply_metadata(&self, src: &Path, dst: &Path, meta: &Metadata) -> Result<()> {
         let symlink = meta.file_type().is_symlink();
-        fchownat(
-            None,
-            dst,
-            Some(Uid::from_raw(meta.uid())),
-            Some(Gid::from_raw(meta.gid())),
-            AtFlags::AT_SYMLINK_NOFOLLOW,
-        )
-        .map_err(|e| Error::io("chown", dst, errno_io(e)))?;
-        if !symlink {
-            fchmodat(
-                None,
-                dst,
-                Mode::from_bits_truncate(meta.mode() & 0o7777),
-                FchmodatFlags::FollowSymlink,
-            )
-            .map_err(|e| Error::io("chmod", dst, errno_io(e)))?;
-        }
-        self.copy_xattrs(src, dst)?;
-        let atime = TimeSpec::new(meta.atime(), meta.atime_nsec());
-        let mtime = TimeSpec::new(meta.mtime(), meta.mtime_nsec());
-        utimensat(None, dst, &atime, &mtime, UtimensatFlags::NoFollowSymlink)
-            .map_err(|e| Error::io("setting times of", dst, errno_io(e)))
-    }
-
-    fn copy_xattrs(&self, src: &Path, dst: &Path) -> Result<()> {
-        let unsupported = |e: &io::Error| e.raw_os_error() == Some(libc::EOPNOTSUPP);
-        let names = match xattr::list(src) {
-            Ok(names) => names,
-            Err(e) if unsupported(&e) => return Ok(()),
-            Err(e) => return Err(Error::io("listing xattrs of", src, e)),
+        set_owner_mode(dst, meta.uid(), meta.gid(), meta.mode(), symlink)?;
+        let skip: fn(&OsStr) -> bool = if self.overlay_markers {
+            is_overlay_xattr
+        } else {
+            |_| false
         };
-        for name in names {
-            if self.overlay_markers && is_overlay_xattr(&name) {
-                continue;
-            }
-            let value = match xattr::get(src, &name) {
-                Ok(Some(v)) => v,
-                Ok(None) => continue,
-                Err(e) => return Err(Error::io("reading xattr of", src, e)),
-            };
-            match xattr::set(dst, &name, &value) {
-                Ok(()) => {}
-                Err(e) if unsupported(&e) => {
-                    tracing::debug!(path = %dst.display(), name = %name.to_string_lossy(), "xattr not supported on target");
-                }
-                Err(e) => return Err(Error::io("setting xattr of", dst, e)),
-            }
-        }
-        Ok(())
+        copy_xattrs(src, dst, skip)?;
+        set_times(dst, meta)
     }
 }

@@ -608,21 +608,6 @@ pub fn build_config(
         &opts.gidmap,
         &userns_ctx,
     )?;
-    if let (UsernsMode::KeepId { uid, gid }, Some(r)) = (&cfg.userns.mode, &userns_ctx.rootless) {
-        // The container runs as the user (same ids) unless --user says
-        // otherwise; without uid=/gid= options it also gets the user's
-        // passwd and group entries.
-        let (u, g) = (uid.unwrap_or(r.uid), gid.unwrap_or(r.gid));
-        if opts.user.is_none() {
-            cfg.user = format!("{u}:{g}");
-        }
-        if uid.is_none() && gid.is_none() {
-            let (passwd, group) =
-                super::userns::keep_id_entries(r.uid, r.gid, &opts.volumes, &cfg.workdir);
-            cfg.userns.passwd_entry = passwd;
-            cfg.userns.group_entry = group;
-        }
-    }
     cfg.dns_servers = opts.dns.clone();
     cfg.dns_search = opts.dns_search.clone();
     cfg.dns_options = opts.dns_option.clone();
@@ -640,6 +625,21 @@ pub fn build_config(
     }
     for t in &opts.tmpfs {
         cfg.mounts.push(parse_tmpfs(t)?);
+    }
+    if let (UsernsMode::KeepId { uid, gid }, Some(r)) = (&cfg.userns.mode, &userns_ctx.rootless) {
+        // The container runs as the user (same ids) unless --user says
+        // otherwise; without uid=/gid= options it also gets the user's
+        // passwd and group entries.
+        let (u, g) = (uid.unwrap_or(r.uid), gid.unwrap_or(r.gid));
+        if opts.user.is_none() {
+            cfg.user = format!("{u}:{g}");
+        }
+        if uid.is_none() && gid.is_none() {
+            let (passwd, group) =
+                super::userns::keep_id_entries(r.uid, r.gid, &cfg.mounts, &cfg.workdir);
+            cfg.userns.passwd_entry = passwd;
+            cfg.userns.group_entry = group;
+        }
     }
     cfg.security = parse_security(opts)?;
     cfg.read_only = opts.read_only;

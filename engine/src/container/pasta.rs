@@ -101,14 +101,7 @@ pub fn start(
         if text.contains("Failed to open tun socket")
             || (text.contains("/dev/net/tun") && text.contains("ermission denied"))
         {
-            return Err(ContainerError::Failed {
-                code: 126,
-                msg: format!(
-                    "{msg}\n/dev/net/tun is not readable and writable by this user (it is often \
-                     mode 0600): as root run `chmod 0666 /dev/net/tun` (or a udev rule doing the \
-                     same), or use --network none or host"
-                ),
-            });
+            return Err(super::slirp::tun_denied(format!("{msg}\n")));
         }
         return Err(ContainerError::Other(msg));
     }

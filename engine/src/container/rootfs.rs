@@ -19,6 +19,21 @@ fn rootfs_err(id: &str) -> impl FnOnce(podman_rs_rootfs::Error) -> ContainerErro
     move |source| ContainerError::Rootfs { id, source }
 }
 
+/// The layer directories of image `image_id` (bottom first), for container `id`.
+pub fn image_layer_dirs(
+    store: &Store,
+    id: &str,
+    image_id: &str,
+) -> Result<Vec<PathBuf>, ContainerError> {
+    let image = store
+        .lookup_image(image_id, &[])
+        .map_err(|e| ContainerError::Other(format!("container {id}: image: {e}")))?;
+    store
+        .layers()
+        .layer_dirs(&image.layers)
+        .map_err(|e| ContainerError::Other(format!("container {id}: layers: {e}")))
+}
+
 /// Makes the container's root filesystem available and returns its path.
 /// Idempotent: an already mounted overlay is reused.
 pub fn mount(
@@ -31,13 +46,7 @@ pub fn mount(
     let id = cfg.id.as_str();
     match &cfg.rootfs {
         RootfsSource::Image { id: image_id, .. } => {
-            let image = store
-                .lookup_image(image_id, &[])
-                .map_err(|e| ContainerError::Other(format!("container {id}: image: {e}")))?;
-            let layers = store
-                .layers()
-                .layer_dirs(&image.layers)
-                .map_err(|e| ContainerError::Other(format!("container {id}: layers: {e}")))?;
+            let layers = image_layer_dirs(store, id, image_id)?;
             // A user namespace of its own: idmapped or shifted layers.
             let shifted = super::userns::shifted_layers(cfg, layers, userns, driver != "vfs")?;
             if let Some(n) = &shifted.notice {
@@ -82,17 +91,22 @@ pub fn mount(
             // stays writable so that the engine can still prepare it.
             // In the rootless user namespace overlay keeps its metadata in
             // user.* xattrs (as the layers were extracted).
+            let in_userns = podman_rs_namespaces::in_user_namespace();
             let ov = OverlayMount::new(lower, &target)
                 .with_options(OverlayOptions {
-                    userxattr: podman_rs_namespaces::in_user_namespace(),
+                    userxattr: in_userns,
                     idmap_userns,
                     volatile,
                     ..OverlayOptions::default()
                 })
                 .with_upper(upper, work);
-            let program = store
-                .setting(crate::rootless::MOUNT_PROGRAM_SETTING)
-                .map_err(|e| ContainerError::Other(format!("container {id}: {e}")))?;
+            // Only a rootless store's probe records one (choose_driver).
+            let program = match in_userns {
+                true => store
+                    .setting(crate::rootless::MOUNT_PROGRAM_SETTING)
+                    .map_err(|e| ContainerError::Other(format!("container {id}: {e}")))?,
+                false => None,
+            };
             match program {
                 Some(p) => ov.mount_program(Path::new(&p)).map_err(rootfs_err(id))?,
                 None => {

@@ -114,6 +114,19 @@ fn failed(binary: &Path, detail: &str) -> ContainerError {
     ContainerError::Other(format!("{} failed: {detail:?}", binary.display()))
 }
 
+/// A network helper could not open /dev/net/tun: exit 126 as Podman, with
+/// `prefix` (the helper's own error) and what to change.
+pub(super) fn tun_denied(prefix: String) -> ContainerError {
+    ContainerError::Failed {
+        code: 126,
+        msg: format!(
+            "{prefix}/dev/net/tun is not readable and writable by this user (it is often mode \
+             0600): as root run `chmod 0666 /dev/net/tun` (or a udev rule doing the same), or \
+             use --network none or host"
+        ),
+    }
+}
+
 /// Starts slirp4netns for the network namespace at `netns`, waits until
 /// tap0 is up, and forwards `ports`. `run_dir` holds its log; `api_socket`
 /// (a path under 108 bytes) is its API socket when ports are published.
@@ -185,14 +198,7 @@ pub fn start(
         let err = failed(&binary, if log.is_empty() { why } else { &log });
         if log.contains("open(\"/dev/net/tun\"): Permission denied") {
             // Podman stops at slirp4netns's text (exit 126); say what to change.
-            return ContainerError::Failed {
-                code: 126,
-                msg: format!(
-                    "{err}: /dev/net/tun is not readable and writable by this user \
-                     (it is often mode 0600): as root run `chmod 0666 /dev/net/tun` \
-                     (or a udev rule doing the same), or use --network none or host"
-                ),
-            };
+            return tun_denied(format!("{err}: "));
         }
         err
     };

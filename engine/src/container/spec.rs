@@ -224,6 +224,7 @@ impl HostInfo {
                 .and_then(|h| u64::from_str_radix(h.trim(), 16).ok())
                 .unwrap_or(0)
         };
+        let in_userns = podman_rs_namespaces::in_user_namespace();
         let eff = mask("CapEff:");
         let bnd = mask("CapBnd:");
         let cgroup_v2 = Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
@@ -249,12 +250,12 @@ impl HostInfo {
             nproc_hard: hard(Resource::Nproc),
             // CAP_SYS_RESOURCE inside a user namespace does not lift the
             // hard limits the host set.
-            can_raise_rlimits: eff & (1 << 24) != 0 && !podman_rs_namespaces::in_user_namespace(),
+            can_raise_rlimits: eff & (1 << 24) != 0 && !in_userns,
             pid_max: read_trim("/proc/sys/kernel/pid_max").and_then(|s| s.parse().ok()),
             cgroup_v2,
             pids_controller,
             // Root inside rootless podman-rs's user namespace is rootless too.
-            rootless: podman_rs_namespaces::rootless(),
+            rootless: in_userns || !rustix::process::geteuid().is_root(),
             tty_gid_mapped: std::fs::read_to_string("/proc/self/gid_map")
                 .map(|m| gid_mapped(&m, 5))
                 .unwrap_or(true),

@@ -126,21 +126,18 @@ fn go_errno_text(e: &std::io::Error) -> String {
 pub fn keep_id_entries(
     uid: u32,
     gid: u32,
-    volumes: &[String],
+    mounts: &[super::config::Mount],
     workdir: &str,
 ) -> (Option<String>, Option<String>) {
     let Ok(Some(user)) = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) else {
         return (None, None);
     };
-    let home = user.dir.to_string_lossy().into_owned();
-    let mounted = volumes.iter().any(|v| {
-        let mut parts = v.split(':');
-        let _src = parts.next();
-        parts
-            .next()
-            .is_some_and(|dst| dst.trim_end_matches('/') == home.trim_end_matches('/'))
-    });
-    let home = if mounted { home } else { workdir.to_string() };
+    let mounted = mounts.iter().any(|m| m.destination == user.dir);
+    let home = if mounted {
+        user.dir.to_string_lossy().into_owned()
+    } else {
+        workdir.to_string()
+    };
     let gecos = user.gecos.to_string_lossy().into_owned();
     let passwd = format!("{}:*:{uid}:{gid}:{gecos}:{home}:/bin/sh", user.name);
     let group = format!("{}:x:{gid}:{}", user.name, user.name);
@@ -580,13 +577,7 @@ pub fn prepare_shifted_layers(
         return Ok(None);
     }
     let id = cfg.id.as_str();
-    let image = store
-        .lookup_image(image_id, &[])
-        .map_err(|e| ContainerError::Other(format!("container {id}: image: {e}")))?;
-    let layers = store
-        .layers()
-        .layer_dirs(&image.layers)
-        .map_err(|e| ContainerError::Other(format!("container {id}: layers: {e}")))?;
+    let layers = super::rootfs::image_layer_dirs(store, id, image_id)?;
     Ok(shifted_layers(cfg, layers, None, false)?.notice)
 }
 
