@@ -317,8 +317,13 @@ pub fn parse_network(s: &str) -> Result<NetworkMode, ContainerError> {
                 super::slirp::parse_options(&opts).map_err(invalid)?;
                 Ok(NetworkMode::Slirp4netns(opts))
             } else if let Some(o) = s.strip_prefix("pasta:") {
+                // `pasta:` with nothing after it: no options (an empty one
+                // would reach pasta as a PID argument).
                 Ok(NetworkMode::Pasta(
-                    o.split(',').map(str::to_string).collect(),
+                    o.split(',')
+                        .filter(|x| !x.is_empty())
+                        .map(str::to_string)
+                        .collect(),
                 ))
             } else if let Some(p) = s.strip_prefix("ns:") {
                 if !p.starts_with('/') {
