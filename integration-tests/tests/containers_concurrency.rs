@@ -128,6 +128,19 @@ fn cli_killed_during_run_d_leaves_removable_state() {
             .spawn()
             .expect("spawn run -d");
         std::thread::sleep(Duration::from_millis(*ms));
+        if i + 1 == delays_ms.len() {
+            // The last CLI is killed only once its record exists: on a
+            // loaded machine (the other tests of this file hold the store
+            // lock) a run -d may not have recorded anything after 400 ms.
+            let deadline = std::time::Instant::now() + Duration::from_secs(20);
+            while std::time::Instant::now() < deadline {
+                let out = p.run(&["ps", "-a", "-q", "--filter", &format!("name=^{name}$")]);
+                if !text(&out).0.trim().is_empty() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
         let _ = child.kill();
         let _ = child.wait();
     }
