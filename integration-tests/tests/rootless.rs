@@ -13,6 +13,10 @@ const USER: &str = "podmanrs-it";
 
 /// Creates the unprivileged test user once; returns its uid.
 fn test_user() -> u32 {
+    // The tests run in parallel: one creates the user, the others wait for it
+    // (concurrent useradd calls fight over /etc/passwd's lock).
+    static CREATE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = CREATE.lock().unwrap_or_else(|p| p.into_inner());
     let uid = |()| {
         Command::new("id")
             .args(["-u", USER])

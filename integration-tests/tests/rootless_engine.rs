@@ -1028,5 +1028,93 @@ fn keep_id_runs_as_the_user_and_reuses_its_copy() {
         "{uid_map}"
     );
     assert_eq!(copies(), before, "same copy, not a new one");
+    // exec joins the container's user namespace: the same maps (relative to
+    // the pause namespace, as seen from inside) and the user's id.
+    let inside = s.ok(&[
+        "exec",
+        id.trim(),
+        "sh",
+        "-c",
+        "id -u; cat /proc/self/uid_map",
+    ]);
+    let mut lines = inside.lines();
+    assert_eq!(lines.next(), Some(uid.to_string().as_str()), "{inside}");
+    assert_eq!(
+        map_lines(&lines.collect::<Vec<_>>().join("\n")),
+        map(&[(0, 1, uid), (uid, 0, 1), (uid + 1, uid + 1, 65536 - uid)]),
+        "{inside}"
+    );
+    let root = s.ok(&["exec", "-u", "0", id.trim(), "id", "-u"]);
+    assert_eq!(root.trim(), "0");
+    s.ok(&["rm", "-f", "-t", "0", id.trim()]);
+}
+
+#[test]
+fn nomap_runs_and_execs_behind_a_private_runtime_dir() {
+    require_root();
+    let uid = user("podmanrs-rln", Some((1100000, 65536)));
+    let s = Session::new("podmanrs-rln", uid);
+    // The runtime directory is 0700 and its owner (the user) is not mapped
+    // into a nomap container's namespace: the runtime must still reach the
+    // rootfs, the netns and the bind sources under it.
+    let mode = std::fs::metadata(s.runtime.path()).unwrap().mode() & 0o777;
+    assert_eq!(mode, 0o700);
+    let reg = Registry::start();
+    let bb = busybox_image();
+    push_layout(bb.path(), &reg.addr(), "busybox:latest").expect("push busybox");
+    let image = format!("{}/busybox:latest", reg.addr());
+    s.ok(&["pull", "-q", "--tls-verify=false", &image]);
+    let out = s.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--userns=nomap",
+        &image,
+        "sh",
+        "-c",
+        "id; cat /proc/self/uid_map; head -c 9 /etc/hosts; echo",
+    ]);
+    let mut lines = out.lines();
+    assert_eq!(
+        lines.next(),
+        Some("uid=0(root) gid=0(root) groups=0(root)"),
+        "Podman's ids: {out}"
+    );
+    assert_eq!(
+        map_lines(lines.next().unwrap_or("")),
+        map(&[(0, 1, 65536)]),
+        "{out}"
+    );
+    assert_eq!(
+        lines.next(),
+        Some("127.0.0.1"),
+        "bind-mounted /etc/hosts: {out}"
+    );
+    let id = s.ok(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--userns=nomap",
+        &image,
+        "sleep",
+        "1000",
+    ]);
+    let inside = s.ok(&["exec", id.trim(), "sh", "-c", "id; cat /proc/self/uid_map"]);
+    let mut lines = inside.lines();
+    assert_eq!(
+        lines.next(),
+        Some("uid=0(root) gid=0(root) groups=0(root)"),
+        "{inside}"
+    );
+    assert_eq!(
+        map_lines(lines.next().unwrap_or("")),
+        map(&[(0, 1, 65536)]),
+        "{inside}"
+    );
+    // The directory itself was never changed.
+    let after = std::fs::metadata(s.runtime.path()).unwrap().mode() & 0o777;
+    assert_eq!(after, 0o700);
     s.ok(&["rm", "-f", "-t", "0", id.trim()]);
 }

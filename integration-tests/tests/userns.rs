@@ -78,6 +78,17 @@ fn uidmap_runs_in_its_own_user_namespace_with_idmapped_layers() {
     assert_eq!((meta.uid(), meta.gid()), (100000, 200000));
     let hosts = std::fs::metadata(format!("/proc/{pid}/root/etc/hosts")).expect("hosts");
     assert_eq!((hosts.uid(), hosts.gid()), (100000, 200000));
+    // exec runs in the container's user namespace too (libcontainer's own
+    // exec would leave it in the host's).
+    let exec = env
+        .prs
+        .ok(&["exec", "um", "sh", "-c", "cat /proc/self/uid_map; id -u"]);
+    let lines: Vec<Vec<&str>> = exec
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(lines[0], ["0", "100000", "65536"], "{exec}");
+    assert_eq!(lines[1], ["0"], "{exec}");
     assert_eq!(
         env.prs.inspect("um", "{{.HostConfig.UsernsMode}}"),
         "private"

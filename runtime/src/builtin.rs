@@ -338,9 +338,18 @@ impl Builtin {
                 read_from = self.private_bundle(id, &bundle, adjusted)?;
             }
         }
+        // Directories the container's user namespace could not search.
+        let opened = match crate::reach::open_up(&spec, &bundle) {
+            Ok(o) => o,
+            Err(e) => {
+                let _ = prepared.finish();
+                return Err(e);
+            }
+        };
         tracing::debug!("create {id}: handing over to libcontainer");
         let built = self.build_with(id, opts, detach, &read_from, seccomp);
-        let restored = prepared.finish();
+        let reopened = opened.map(|o| o.finish()).unwrap_or(Ok(()));
+        let restored = prepared.finish().and(reopened);
         if read_from != bundle {
             // Into the state directory, removed with it at delete: removing a
             // directory may wait for the disk (a discard), not on create's path.
@@ -419,13 +428,14 @@ impl Builtin {
         pid_file: Option<&PathBuf>,
         preserve_fds: i32,
         seccomp: Option<SeccompLoad>,
+        join: Option<crate::userns_join::Join>,
     ) -> Result<ContainerBuilder> {
         let mut builder = ContainerBuilder::new(id.to_string(), SyscallType::default())
             .with_root_path(&self.root)
             .map_err(|e| lc(id, e))?
             .with_console_socket(console_socket)
             .with_preserved_fds(preserve_fds)
-            .with_executor(ResetSignals { seccomp });
+            .with_executor(ResetSignals { seccomp, join });
         if let Some(pid_file) = pid_file {
             builder = builder
                 .with_pid_file(Some(pid_file))
@@ -448,6 +458,7 @@ impl Builtin {
             opts.pid_file.as_ref(),
             opts.preserve_fds,
             seccomp,
+            None,
         )?
         .as_init(bundle)
         .with_systemd(false)
@@ -635,6 +646,16 @@ impl Runtime for Builtin {
             Some(spec) => crate::seccomp_load::prepare_exec(&self.root, spec, &mut process)?,
             None => None,
         };
+        // A container with a user namespace of its own: joined by our
+        // executor (libcontainer's exec does not).
+        let join = match c.pid() {
+            Some(pid) => crate::userns_join::for_exec(pid.as_raw(), &mut process)?,
+            None => None,
+        };
+        let (held, join) = match join {
+            Some((h, j)) => (Some(h), Some(j)),
+            None => (None, None),
+        };
         let path = self
             .root
             .join(format!(".{id}.exec-{}.json", std::process::id()));
@@ -648,6 +669,7 @@ impl Runtime for Builtin {
                 opts.pid_file.as_ref(),
                 opts.preserve_fds,
                 seccomp,
+                join,
             )?
             .as_tenant()
             // libcontainer takes a console socket only when detaching; the
@@ -663,6 +685,9 @@ impl Runtime for Builtin {
         };
         let built = tenant.build();
         let restored = prepared.finish();
+        if let Some(h) = held {
+            h.release();
+        }
         let _ = fs::remove_file(&path);
         let pid = built.map_err(|e| lc(id, e))?;
         restored?;
@@ -719,6 +744,8 @@ impl Runtime for Builtin {
 #[derive(Clone)]
 struct ResetSignals {
     seccomp: Option<SeccompLoad>,
+    /// For an exec into a container with its own user namespace.
+    join: Option<crate::userns_join::Join>,
 }
 
 impl libcontainer::workload::Executor for ResetSignals {
@@ -727,6 +754,10 @@ impl libcontainer::workload::Executor for ResetSignals {
         spec: &oci_spec::runtime::Spec,
     ) -> std::result::Result<(), libcontainer::workload::ExecutorError> {
         reset_signals();
+        if let Some(join) = &self.join {
+            join.enter()
+                .map_err(libcontainer::workload::ExecutorError::Other)?;
+        }
         if let Some(load) = &self.seccomp {
             load.apply()
                 .map_err(libcontainer::workload::ExecutorError::Other)?;

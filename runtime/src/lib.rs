@@ -13,12 +13,14 @@ pub mod exe_guard;
 mod exec_process;
 mod external;
 pub mod features;
+mod reach;
 mod rlimits;
 pub mod rootless;
 mod seccomp_load;
 mod signals;
 pub mod spec;
 pub mod state;
+mod userns_join;
 pub mod validate;
 
 use std::path::{Path, PathBuf};

@@ -147,7 +147,7 @@ fn write(path: &str, data: String) -> Result<()> {
     fs::write(path, data).map_err(|e| RuntimeError::io("write", path, e))
 }
 
-fn make_mounts_private() -> Result<()> {
+pub(crate) fn make_mounts_private() -> Result<()> {
     mount(
         None::<&str>,
         "/",

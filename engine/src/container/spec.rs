@@ -672,6 +672,11 @@ pub fn generate(
         .umask(0o022u32);
     if !user.additional_gids.is_empty() {
         oci_user = oci_user.additional_gids(user.additional_gids.clone());
+    } else if paths.userns.is_some() {
+        // The runtime leaves the groups alone when none are given, and ours
+        // mean nothing in the container's own user namespace (they would
+        // show as 65534): the primary group only, as crun sets for Podman.
+        oci_user = oci_user.additional_gids(vec![user.gid]);
     }
     let workdir = if cfg.workdir.is_empty() {
         "/"
