@@ -23,6 +23,7 @@ pub mod layers;
 pub mod mapped_copy;
 pub mod mountinfo;
 pub mod overlay;
+pub mod spread;
 pub mod sys;
 mod util;
 pub mod vfs;

@@ -111,6 +111,7 @@ pub fn mapped_layers(
         });
     }
     fs::create_dir_all(mapped_root).map_err(|e| Error::io("creating", mapped_root, e))?;
+    crate::spread::spread_subdirectories(mapped_root);
     let lock_path = mapped_root.join(format!("{key}.lock"));
     let lock = OpenOptions::new()
         .create(true)

@@ -58,6 +58,11 @@ pub fn mount(
                 if !target.exists() {
                     let tmp = layout.container_dir(id).join("rootfs.tmp");
                     let _ = fs::remove_dir_all(&tmp);
+                    let dir = layout.container_dir(id);
+                    fs::create_dir_all(&dir).map_err(ContainerError::io(id, "creating", &dir))?;
+                    // The whole image is copied here: start it in a fresh
+                    // block group (podman_rs_rootfs::spread).
+                    podman_rs_rootfs::spread::spread_subdirectories(&dir);
                     fs::create_dir_all(&tmp).map_err(ContainerError::io(id, "creating", &tmp))?;
                     flatten_layers(&layers, &tmp).map_err(rootfs_err(id))?;
                     fs::rename(&tmp, &target)

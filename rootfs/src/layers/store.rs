@@ -64,6 +64,8 @@ impl LayerStore {
         for dir in [store.layers_dir(), store.locks_dir()] {
             fs::create_dir_all(&dir).map_err(|e| store.io("", "creating", &dir, e))?;
         }
+        // Each layer is extracted into a subdirectory of its own.
+        crate::spread::spread_subdirectories(&store.layers_dir());
         Ok(store)
     }
 
