@@ -7,9 +7,10 @@
 #      the four medians carry the same wrapper cost and compare directly.
 #   2. The first `run --rm --userns=keep-id` of a ~200 MiB image vs a plain
 #      `run --rm` of it, as the user (podman-rs: goal <= 200 ms extra; Podman
-#      copies and re-owns the whole image for a new mapping). KEEPID_ROUNDS
-#      images (one per round, all imported first), medians reported; plus
-#      one run right after `rmi` + re-import of one of them.
+#      copies and re-owns the whole image for a new mapping), with /dev/fuse
+#      usable (fuse-overlayfs idmaps the layers) and without (a copy).
+#      KEEPID_ROUNDS images per case (all imported first), medians
+#      reported; plus one run right after `rmi` + re-import of one of them.
 #
 #   sudo bench/rootless.sh
 #   PODMAN_RS_BIN=/path/to/podman-rs RUNS=30 sudo bench/rootless.sh
@@ -100,6 +101,7 @@ cleanup() {
         umount "$mp" 2>/dev/null || umount -l "$mp" 2>/dev/null
     done
     rm -rf --one-file-system "$WORK" "$BHOME/.local/share/podman-rs"
+    [ -z "${FUSE_MODE:-}" ] || chmod "$FUSE_MODE" /dev/fuse
     exit "$rc"
 }
 trap cleanup EXIT
@@ -172,40 +174,63 @@ if as "$BUSER" "$BIN" run --help 2>/dev/null | grep -q -- '--userns'; then
     # freed many inodes, ext4 without a journal (this VM's) scans past each
     # recently freed inode for every new one, which would time the deletion
     # rather than the copy. That case is measured once on its own below.
+    # Two sets: one run with /dev/fuse usable (fuse-overlayfs idmaps the
+    # layers, nothing is copied; /dev/fuse is 0666 on a standard Debian
+    # install), one without (the layers are copied with the new owners).
+    FUSE_MODE="$(stat -c %a /dev/fuse)"
     mkdir -p "$WORK/marker"
-    for r in $(seq 1 "$KEEPID_ROUNDS"); do
-        cp "$WORK/big.tar" "$WORK/big-$r.tar"
-        echo "$r" >"$WORK/marker/round"
-        tar -C "$WORK/marker" -rf "$WORK/big-$r.tar" ./round
-        chmod 0644 "$WORK/big-$r.tar"
-        as "$BUSER" "${PR_USER[@]}" import -q "$WORK/big-$r.tar" "localhost/bench-big-$r" >/dev/null
-        as "$BUSER" "${PD_USER[@]}" import -q "$WORK/big-$r.tar" "localhost/bench-big-$r" >/dev/null
+    for set in fuse copy; do
+        for r in $(seq 1 "$KEEPID_ROUNDS"); do
+            cp "$WORK/big.tar" "$WORK/big-$set-$r.tar"
+            echo "$set $r" >"$WORK/marker/round"
+            tar -C "$WORK/marker" -rf "$WORK/big-$set-$r.tar" ./round
+            chmod 0644 "$WORK/big-$set-$r.tar"
+            as "$BUSER" "${PR_USER[@]}" import -q "$WORK/big-$set-$r.tar" "localhost/bench-big-$set-$r" >/dev/null
+        done
     done
-    plain=(); keep=(); pdkeep=()
     for r in $(seq 1 "$KEEPID_ROUNDS"); do
-        img="localhost/bench-big-$r"
-        as "$BUSER" "${PR_USER[@]}" run --rm --network none "$img" true >/dev/null
-        plain+=("$(ms as "$BUSER" "${PR_USER[@]}" run --rm --network none "$img" true)")
-        keep+=("$(ms as "$BUSER" "${PR_USER[@]}" run --rm --network none --userns=keep-id "$img" true)") ||
-            die "podman-rs run --userns=keep-id failed"
-        pdkeep+=("$(ms as "$BUSER" "${PD_USER[@]}" run --rm "${PD_RUN[@]}" --userns=keep-id "$img" true)")
-        log "round $r: plain ${plain[-1]} ms, keep-id ${keep[-1]} ms, podman keep-id ${pdkeep[-1]} ms"
+        as "$BUSER" "${PD_USER[@]}" import -q "$WORK/big-copy-$r.tar" "localhost/bench-big-copy-$r" >/dev/null
+    done
+    declare -A plain keep
+    pdkeep=()
+    for set in fuse copy; do
+        if [ "$set" = fuse ]; then chmod 0666 /dev/fuse; else chmod 0600 /dev/fuse; fi
+        plain[$set]=""; keep[$set]=""
+        for r in $(seq 1 "$KEEPID_ROUNDS"); do
+            img="localhost/bench-big-$set-$r"
+            as "$BUSER" "${PR_USER[@]}" run --rm --network none "$img" true >/dev/null
+            p="$(ms as "$BUSER" "${PR_USER[@]}" run --rm --network none "$img" true)"
+            k="$(ms as "$BUSER" "${PR_USER[@]}" run --rm --network none --userns=keep-id "$img" true)" ||
+                die "podman-rs run --userns=keep-id failed ($set)"
+            plain[$set]+="$p "; keep[$set]+="$k "
+            line="round $r ($set): plain $p ms, keep-id $k ms"
+            if [ "$set" = copy ]; then
+                pdkeep+=("$(ms as "$BUSER" "${PD_USER[@]}" run --rm "${PD_RUN[@]}" --userns=keep-id "$img" true)")
+                line="$line, podman keep-id ${pdkeep[-1]} ms"
+            fi
+            log "$line"
+        done
     done
     # Right after deleting an image and its copy (rmi, import, keep-id).
-    img="localhost/bench-big-1"
+    img="localhost/bench-big-copy-1"
     as "$BUSER" "${PR_USER[@]}" rmi -f "$img" >/dev/null
-    as "$BUSER" "${PR_USER[@]}" import -q "$WORK/big-1.tar" "$img" >/dev/null
+    as "$BUSER" "${PR_USER[@]}" import -q "$WORK/big-copy-1.tar" "$img" >/dev/null
     AFTER_RMI="$(ms as "$BUSER" "${PR_USER[@]}" run --rm --network none --userns=keep-id "$img" true)"
     as "$BUSER" "${PD_USER[@]}" rmi -f "$img" >/dev/null
-    as "$BUSER" "${PD_USER[@]}" import -q "$WORK/big-1.tar" "$img" >/dev/null
+    as "$BUSER" "${PD_USER[@]}" import -q "$WORK/big-copy-1.tar" "$img" >/dev/null
     PD_AFTER_RMI="$(ms as "$BUSER" "${PD_USER[@]}" run --rm "${PD_RUN[@]}" --userns=keep-id "$img" true)"
-    log "right after rmi + import: keep-id ${AFTER_RMI} ms, podman keep-id ${PD_AFTER_RMI} ms"
-    PLAIN="$(printf '%s\n' "${plain[@]}" | median)"
-    KEEP="$(printf '%s\n' "${keep[@]}" | median)"
+    chmod "$FUSE_MODE" /dev/fuse
+    log "right after rmi + import (copy): keep-id ${AFTER_RMI} ms, podman keep-id ${PD_AFTER_RMI} ms"
     PDKEEP="$(printf '%s\n' "${pdkeep[@]}" | median)"
-    KEEPID="$(printf '| first keep-id run, %s MiB image | %s ms | plain run %s ms | extra %s ms (goal <= 200) | podman first keep-id run %s ms |' \
-        "$BIG_MIB" "$KEEP" "$PLAIN" "$((KEEP - PLAIN))" "$PDKEEP")"
-    KEEPID="$KEEPID"$'\n'"$(printf '| same, right after rmi of that image (ext4 without a journal rescans recently freed inodes) | %s ms | | | podman %s ms |' \
+    for set in fuse copy; do
+        P="$(printf '%s\n' ${plain[$set]} | median)"
+        K="$(printf '%s\n' ${keep[$set]} | median)"
+        how="fuse-overlayfs idmapping, nothing copied"
+        [ "$set" = fuse ] || how="no usable /dev/fuse: layers copied with the new owners"
+        KEEPID="$KEEPID$(printf '| first keep-id run, %s MiB image, %s | %s ms | plain run %s ms | extra %s ms (goal <= 200) | podman first keep-id run %s ms |' \
+            "$BIG_MIB" "$how" "$K" "$P" "$((K - P))" "$PDKEEP")"$'\n'
+    done
+    KEEPID="$KEEPID$(printf '| same (copy), right after rmi of that image (ext4 without a journal rescans recently freed inodes) | %s ms | | | podman %s ms |' \
         "$AFTER_RMI" "$PD_AFTER_RMI")"
 else
     log "part 2 skipped: this podman-rs has no --userns"

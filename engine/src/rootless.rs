@@ -265,7 +265,7 @@ pub fn choose_driver(
 }
 
 /// `fuse-overlayfs` on PATH with a /dev/fuse this user can open.
-fn find_fuse_overlayfs() -> Result<PathBuf, String> {
+pub(crate) fn find_fuse_overlayfs() -> Result<PathBuf, String> {
     let program = std::env::var_os("PATH")
         .and_then(|p| podman_rs_namespaces::syscall::find_in_path("fuse-overlayfs", &p))
         .ok_or_else(|| "fuse-overlayfs is not installed".to_string())?;

@@ -543,6 +543,8 @@ fn pause_mounts(s: &Session) -> String {
 
 /// Serialises the tests that change /dev/net/tun's mode.
 static TUN: Mutex<()> = Mutex::new(());
+/// Tests that change /dev/fuse's mode hold this.
+static FUSE: Mutex<()> = Mutex::new(());
 
 /// Restores a device's mode when dropped.
 struct ModeGuard(PathBuf, u32);
@@ -886,6 +888,7 @@ fn rootless_storage_native_overlay_fuse_overlayfs_and_vfs() {
         let conf = s.home().join(".config/containers/storage.conf");
         let _ = std::fs::remove_file(&conf);
         let mut global: Vec<&str> = Vec::new();
+        let _fuse_lock = FUSE.lock().unwrap_or_else(|p| p.into_inner());
         let _fuse = (how == "fuse").then(|| {
             s.sh("mkdir -p ~/.config/containers");
             s.sh(&format!(
@@ -962,6 +965,9 @@ fn keep_id_runs_as_the_user_and_reuses_its_copy() {
     let image = format!("{}/busybox:latest", reg.addr());
     s.ok(&["pull", "-q", "--tls-verify=false", &image]);
     let name = "podmanrs-rlk";
+    // Without a usable /dev/fuse the layers are copied with the new owners.
+    let _fuse_lock = FUSE.lock().unwrap_or_else(|p| p.into_inner());
+    let no_fuse = ModeGuard::set("/dev/fuse", 0o600);
     let first = s.run(&[
         "run",
         "--rm",
@@ -1047,6 +1053,52 @@ fn keep_id_runs_as_the_user_and_reuses_its_copy() {
     let root = s.ok(&["exec", "-u", "0", id.trim(), "id", "-u"]);
     assert_eq!(root.trim(), "0");
     s.ok(&["rm", "-f", "-t", "0", id.trim()]);
+
+    // With fuse-overlayfs usable, a mapping with no copy yet is idmapped by
+    // it (its uidmapping/gidmapping): nothing is copied, owners are right.
+    drop(no_fuse);
+    let _fuse = ModeGuard::set("/dev/fuse", 0o666);
+    let id = s.ok(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--uidmap",
+        "0:1:65536",
+        "--gidmap",
+        "0:1:65536",
+        &image,
+        "sleep",
+        "1000",
+    ]);
+    let id = id.trim();
+    let inside = s.ok(&[
+        "exec",
+        id,
+        "sh",
+        "-c",
+        "stat -c %u:%g /bin/busybox; id -u; touch /new && stat -c %u /new",
+    ]);
+    assert_eq!(inside, "0:0\n0\n0\n", "{inside}");
+    let pid: i32 = s
+        .ok(&["inspect", "--format", "{{.State.Pid}}", id])
+        .trim()
+        .parse()
+        .unwrap();
+    let info = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap();
+    assert!(
+        mount_of(&info, "/").is_some_and(|(fstype, _)| fstype.contains("fuse")),
+        "the root is fuse-overlayfs: {info}"
+    );
+    // From the host, the new file belongs to the mapped root.
+    let upper_file = walk_find(&store.join("containers"), "new").expect("upper file");
+    assert_eq!(
+        std::fs::metadata(&upper_file).unwrap().uid(),
+        uid,
+        "on disk: the user (0 unshifted)"
+    );
+    assert_eq!(copies(), before, "no copy for the new mapping");
+    s.ok(&["rm", "-f", "-t", "0", id]);
 }
 
 #[test]

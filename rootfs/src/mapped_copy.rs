@@ -91,6 +91,18 @@ pub struct ShiftStats {
     pub bytes: u64,
 }
 
+/// The copied layers for `shift` under `mapped_root` when
+/// [`mapped_layers`] has already built them (nothing is created).
+pub fn existing_mapped_layers(
+    layers: &[PathBuf],
+    shift: &OwnerShift,
+    mapped_root: &Path,
+) -> Option<Vec<PathBuf>> {
+    let dir = mapped_root.join(shift.key());
+    dir.is_dir()
+        .then(|| (0..layers.len()).map(|i| dir.join(i.to_string())).collect())
+}
+
 /// The shifted copy of `layers` (bottom first) under `mapped_root`, built
 /// if absent. See the module documentation.
 pub fn mapped_layers(

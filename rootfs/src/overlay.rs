@@ -250,6 +250,12 @@ impl OverlayMount {
     /// target`. Only the directories are passed (the program keeps its own
     /// metadata); `target`, `upper` and `work` are created if absent.
     pub fn mount_program(&self, program: &Path) -> Result<()> {
+        self.mount_program_with(program, &[])
+    }
+
+    /// [`OverlayMount::mount_program`] with more `-o` options for the
+    /// program (fuse-overlayfs's `uidmapping=`/`gidmapping=`).
+    pub fn mount_program_with(&self, program: &Path, extra: &[String]) -> Result<()> {
         self.validate()?;
         create_dir(&self.target, 0o755)?;
         if let (Some(upper), Some(work)) = (&self.upper, &self.work) {
@@ -263,9 +269,14 @@ impl OverlayMount {
             },
             ..self.clone()
         };
+        let mut opts = dirs_only.legacy_options();
+        for e in extra {
+            opts.push(",");
+            opts.push(e);
+        }
         let out = std::process::Command::new(program)
             .arg("-o")
-            .arg(dirs_only.legacy_options())
+            .arg(opts)
             .arg(&self.target)
             .stdin(std::process::Stdio::null())
             .output()

@@ -1297,6 +1297,7 @@ impl Monitor<'_> {
         if let Some(mut holder) = self.holder.take() {
             holder.stop();
         }
+        reap_adopted();
     }
 
     fn oom_killed(&self) -> bool {
@@ -1407,4 +1408,26 @@ pub fn runtime_error(cfg: &ContainerConfig, msg: &str) -> ContainerError {
         return ContainerError::CannotInvoke(format!("{cmd}: {msg}"));
     }
     ContainerError::Runtime(msg.to_string())
+}
+
+/// Waits (up to a second) for the processes this monitor adopted as child
+/// subreaper, such as a fuse-overlayfs daemon that exits once its mount is
+/// gone: left behind, they would become zombies of a PID 1 that may never
+/// reap them (no init system in a container or a bare VM).
+fn reap_adopted() {
+    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    loop {
+        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) => {
+                if std::time::Instant::now() >= deadline {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Ok(_) => {}
+            // ECHILD: none left.
+            Err(_) => return,
+        }
+    }
 }

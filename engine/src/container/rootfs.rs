@@ -48,11 +48,19 @@ pub fn mount(
         RootfsSource::Image { id: image_id, .. } => {
             let layers = image_layer_dirs(store, id, image_id)?;
             // A user namespace of its own: idmapped or shifted layers.
-            let shifted = super::userns::shifted_layers(cfg, layers, userns, driver != "vfs")?;
+            let fuse = super::userns::fuse_idmap_program(store, driver);
+            let shifted = super::userns::shifted_layers(
+                cfg,
+                layers,
+                userns,
+                driver != "vfs",
+                fuse.as_deref(),
+            )?;
             if let Some(n) = &shifted.notice {
                 tracing::warn!("container {id}: {n}");
             }
-            let (layers, idmap_userns) = (shifted.layers, shifted.idmap_userns);
+            let (layers, idmap_userns, fuse_idmap) =
+                (shifted.layers, shifted.idmap_userns, shifted.fuse_program);
             if driver == "vfs" {
                 let target = layout.vfs_rootfs(id);
                 if !target.exists() {
@@ -82,7 +90,10 @@ pub fn mount(
             if is_mounted(&target) {
                 return Ok(target);
             }
-            super::userns::chown_upper(cfg, &upper)?;
+            // fuse-overlayfs maps the upper's owners too: it stays ours.
+            if fuse_idmap.is_none() {
+                super::userns::chown_upper(cfg, &upper)?;
+            }
             // `--rm` (as Podman does): a volatile overlay, never synced. Its
             // unmount then skips a sync of the whole upper file system, and
             // files removed with the container are never written back.
@@ -112,6 +123,11 @@ pub fn mount(
                     .map_err(|e| ContainerError::Other(format!("container {id}: {e}")))?,
                 false => None,
             };
+            if let Some(p) = &fuse_idmap {
+                let maps = super::userns::fuse_mapping_options(cfg);
+                ov.mount_program_with(p, &maps).map_err(rootfs_err(id))?;
+                return Ok(target);
+            }
             match program {
                 Some(p) => ov.mount_program(Path::new(&p)).map_err(rootfs_err(id))?,
                 None => {

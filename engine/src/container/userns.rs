@@ -481,12 +481,14 @@ pub fn shifted_layers(
     layers: Vec<PathBuf>,
     userns: Option<&Path>,
     allow_idmap: bool,
+    fuse: Option<&Path>,
 ) -> Result<ShiftedLayers, ContainerError> {
     let id = cfg.id.as_str();
     if !cfg.userns.has_mappings() || layers.is_empty() {
         return Ok(ShiftedLayers {
             layers,
             idmap_userns: None,
+            fuse_program: None,
             notice: None,
         });
     }
@@ -501,6 +503,7 @@ pub fn shifted_layers(
                 return Ok(ShiftedLayers {
                     layers,
                     idmap_userns: Some(ns.to_path_buf()),
+                    fuse_program: None,
                     notice: None,
                 })
             }
@@ -521,6 +524,23 @@ pub fn shifted_layers(
         .and_then(|d| d.parent())
         .map(|p| p.join("mapped"))
         .ok_or_else(|| ContainerError::Other(format!("container {id}: no layer directory")))?;
+    // A copy made earlier is used as it is (the kernel's overlayfs); with
+    // none, fuse-overlayfs can present the original layers with the
+    // container's ids (its uidmapping/gidmapping), so nothing is copied.
+    if let Some(p) = fuse {
+        if podman_rs_rootfs::mapped_copy::existing_mapped_layers(&layers, &shift, &top).is_none() {
+            tracing::debug!(
+                "container {id}: layers idmapped by {} (nothing copied)",
+                p.display()
+            );
+            return Ok(ShiftedLayers {
+                layers,
+                idmap_userns: None,
+                fuse_program: Some(p.to_path_buf()),
+                notice: None,
+            });
+        }
+    }
     let out =
         podman_rs_rootfs::mapped_copy::mapped_layers(&layers, &shift, &top).map_err(|source| {
             ContainerError::Rootfs {
@@ -546,8 +566,43 @@ pub fn shifted_layers(
     Ok(ShiftedLayers {
         layers: out.layers,
         idmap_userns: None,
+        fuse_program: None,
         notice,
     })
+}
+
+/// The fuse-overlayfs that can idmap the original layers for a rootless
+/// container (the kernel refuses idmapped mounts of them to a normal user):
+/// the store's configured one, or one on PATH with a /dev/fuse the user can
+/// open. `None` for root, the vfs driver, or a mount program that is not
+/// fuse-overlayfs.
+pub fn fuse_idmap_program(store: &crate::store::Store, driver: &str) -> Option<PathBuf> {
+    if driver == "vfs" || !podman_rs_namespaces::rootless() {
+        return None;
+    }
+    if let Ok(Some(p)) = store.setting(crate::rootless::MOUNT_PROGRAM_SETTING) {
+        let p = PathBuf::from(p);
+        let is_fuse_overlayfs = p
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().contains("fuse-overlayfs"));
+        return is_fuse_overlayfs.then_some(p);
+    }
+    crate::rootless::find_fuse_overlayfs().ok()
+}
+
+/// fuse-overlayfs's `uidmapping=`/`gidmapping=` options for `cfg`'s maps
+/// (container:host:size triples, hosts in our namespace).
+pub fn fuse_mapping_options(cfg: &ContainerConfig) -> Vec<String> {
+    let fmt = |maps: &[podman_rs_namespaces::IdMap]| {
+        maps.iter()
+            .map(|m| format!("{}:{}:{}", m.container_id, m.host_id, m.size))
+            .collect::<Vec<_>>()
+            .join(":")
+    };
+    vec![
+        format!("uidmapping={}", fmt(&cfg.userns.uid_map)),
+        format!("gidmapping={}", fmt(&cfg.userns.gid_map)),
+    ]
 }
 
 /// What [`shifted_layers`] decided.
@@ -557,6 +612,8 @@ pub struct ShiftedLayers {
     pub layers: Vec<PathBuf>,
     /// Idmap them through this user namespace.
     pub idmap_userns: Option<PathBuf>,
+    /// Mount them with this fuse-overlayfs, idmapped by it.
+    pub fuse_program: Option<PathBuf>,
     /// Said once, when a copy was made.
     pub notice: Option<String>,
 }
@@ -578,7 +635,8 @@ pub fn prepare_shifted_layers(
     }
     let id = cfg.id.as_str();
     let layers = super::rootfs::image_layer_dirs(store, id, image_id)?;
-    Ok(shifted_layers(cfg, layers, None, false)?.notice)
+    let fuse = fuse_idmap_program(store, driver);
+    Ok(shifted_layers(cfg, layers, None, false, fuse.as_deref())?.notice)
 }
 
 /// Gives the container's root (the upper dir's top) to the container's
