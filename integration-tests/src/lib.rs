@@ -63,6 +63,26 @@ pub fn require_root() {
     );
 }
 
+/// Makes `<cgroup2 dir>/<name>` with a `session` leaf and delegates both to
+/// `uid` as cgroup v2 delegation does (the directories and their
+/// `cgroup.procs`, `cgroup.threads`, `cgroup.subtree_control`).
+pub fn delegate_cgroup(base: &Path, name: &str, uid: u32) -> std::io::Result<PathBuf> {
+    let dir = base.join(name);
+    std::fs::create_dir_all(dir.join("session"))?;
+    for d in [dir.clone(), dir.join("session")] {
+        for f in [
+            "",
+            "cgroup.procs",
+            "cgroup.threads",
+            "cgroup.subtree_control",
+        ] {
+            let p = if f.is_empty() { d.clone() } else { d.join(f) };
+            nix::unistd::chown(&p, Some(nix::unistd::Uid::from_raw(uid)), None)?;
+        }
+    }
+    Ok(dir)
+}
+
 /// The host's statically linked busybox.
 pub fn busybox() -> PathBuf {
     let p = PathBuf::from("/bin/busybox");

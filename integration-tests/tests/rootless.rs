@@ -70,6 +70,28 @@ impl UserDir {
         self.dir.path().join(rel).to_string_lossy().into_owned()
     }
 
+    /// `podman-rs runtime --root <state> ARGS` as the test user on cgroup
+    /// v2: in a mount namespace of its own where the host's cgroup2
+    /// hierarchy (the unified one on a hybrid host, with no controllers) is
+    /// mounted over /sys/fs/cgroup, so libcgroups takes its real v2 path.
+    /// With `cgroup`, the shell first moves into that cgroup (as a delegated
+    /// session would be).
+    fn runtime_v2(&self, cgroup: Option<&str>, args: &[&str]) -> std::process::Output {
+        let enter = cgroup
+            .map(|c| format!("echo $$ > /sys/fs/cgroup{c}/cgroup.procs && "))
+            .unwrap_or_default();
+        let script = format!(
+            "mount -t cgroup2 none /sys/fs/cgroup && {enter}exec runuser -u {USER} -- \"$@\""
+        );
+        let mut c = Command::new("unshare");
+        c.args(["-m", "--propagation", "private", "sh", "-c", &script, "sh"])
+            .arg(self.p("podman-rs"))
+            .args(["runtime", "--root", &self.p("state")])
+            .args(args)
+            .env("XDG_RUNTIME_DIR", self.p("state"));
+        capture(c)
+    }
+
     /// Runs `podman-rs runtime --root <state> ARGS` as the test user.
     fn runtime(&self, args: &[&str]) -> std::process::Output {
         let mut c = Command::new("runuser");
@@ -202,8 +224,9 @@ fn rootless_resource_limits_on_cgroup_v1_are_refused_by_name() {
             text(&out).1
         );
     } else {
-        // On cgroup v2 the limit is applied where delegated, skipped otherwise.
-        assert!(out.status.success(), "{}", text(&out).1);
+        // On cgroup v2 the root cgroup is not delegated to the user.
+        assert!(!out.status.success());
+        assert!(text(&out).1.contains("not delegated"), "{}", text(&out).1);
     }
     let left: Vec<_> = std::fs::read_dir(u.p("state"))
         .unwrap()
@@ -211,4 +234,104 @@ fn rootless_resource_limits_on_cgroup_v1_are_refused_by_name() {
         .map(|e| e.file_name())
         .collect();
     assert!(left.is_empty(), "{left:?}");
+}
+
+/// A cgroup v2 directory (under the host's cgroup2 hierarchy) delegated to
+/// `uid` with a leaf for its session; removed on drop.
+struct Delegated {
+    dir: std::path::PathBuf,
+    name: String,
+}
+
+impl Delegated {
+    fn new(uid: u32) -> Option<Delegated> {
+        let base = if cgroup_v1_host() {
+            Path::new("/sys/fs/cgroup/unified")
+        } else {
+            Path::new("/sys/fs/cgroup")
+        };
+        let fs = nix::sys::statfs::statfs(base).ok()?;
+        if fs.filesystem_type() != nix::sys::statfs::CGROUP2_SUPER_MAGIC {
+            return None;
+        }
+        let name = format!("podman-rs-it-deleg-{}", std::process::id());
+        let dir = podman_rs_integration_tests::delegate_cgroup(base, &name, uid).ok()?;
+        Some(Delegated { dir, name })
+    }
+}
+
+impl Drop for Delegated {
+    fn drop(&mut self) {
+        // Children first (the container's, then the session's).
+        let mut dirs: Vec<_> = walk_dirs(&self.dir);
+        dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+        for d in dirs {
+            let _ = std::fs::remove_dir(d);
+        }
+    }
+}
+
+fn walk_dirs(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = vec![dir.to_path_buf()];
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            out.extend(walk_dirs(&e.path()));
+        }
+    }
+    out
+}
+
+#[test]
+fn rootless_on_cgroup_v2_uses_a_delegated_cgroup_and_refuses_limits_elsewhere() {
+    require_root();
+    let uid = test_user();
+    let u = UserDir::new(uid);
+    let Some(deleg) = Delegated::new(uid) else {
+        eprintln!("skipped: no cgroup2 hierarchy to delegate from");
+        return;
+    };
+    assert!(u
+        .runtime(&["spec", "--rootless", "--bundle", &u.p("bundle")])
+        .status
+        .success());
+    let leaf = format!("/{}/session", deleg.name);
+    // A cgroup path under the delegated directory: created there, and the
+    // container's init is in it.
+    let ctr = format!("/{}/ctr", deleg.name);
+    u.edit_config(|v| {
+        v["process"]["terminal"] = json!(false);
+        v["process"]["args"] = json!(["sleep", "100"]);
+        v["linux"]["cgroupsPath"] = json!(ctr);
+    });
+    let out = u.runtime_v2(
+        Some(&leaf),
+        &["run", "--detach", "--bundle", &u.p("bundle"), "v2a"],
+    );
+    assert!(out.status.success(), "{}", text(&out).1);
+    let st: serde_json::Value =
+        serde_json::from_slice(&u.runtime(&["state", "v2a"]).stdout).unwrap();
+    let pid = st["pid"].as_i64().unwrap();
+    let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    assert!(
+        cg.lines().any(|l| l == format!("0::{ctr}")),
+        "the init is in the delegated cgroup: {cg}"
+    );
+    let out = u.runtime_v2(None, &["delete", "--force", "v2a"]);
+    assert!(out.status.success(), "{}", text(&out).1);
+
+    // Limits where the user cannot create the cgroup: refused by name, not
+    // silently dropped.
+    u.edit_config(|v| {
+        v["process"]["args"] = json!(["true"]);
+        v["linux"]["cgroupsPath"] = json!("/podman-rs-it-not-delegated/ctr");
+        v["linux"]["resources"]["memory"] = json!({"limit": 67108864});
+    });
+    let out = u.runtime_v2(Some(&leaf), &["run", "--bundle", &u.p("bundle"), "v2b"]);
+    let (_, e) = text(&out);
+    assert!(!out.status.success(), "{e}");
+    assert!(
+        e.contains("linux.resources.memory") && e.contains("not delegated"),
+        "{e}"
+    );
+    drop(deleg);
 }

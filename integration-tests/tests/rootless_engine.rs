@@ -126,6 +126,24 @@ impl Session {
         capture(self.command(args))
     }
 
+    /// [`Session::run`] on cgroup v2: in a mount namespace of its own with
+    /// the host's cgroup2 hierarchy (the controller-less unified one on a
+    /// hybrid host) over /sys/fs/cgroup, after moving into the cgroup
+    /// `leaf` (as a delegated session is). The pause process started from
+    /// here keeps that view for every later command.
+    fn run_v2(&self, leaf: &str, args: &[&str]) -> Output {
+        let inner = self.command(args);
+        let script = format!(
+            "mount -t cgroup2 none /sys/fs/cgroup && echo $$ > /sys/fs/cgroup{leaf}/cgroup.procs && exec \"$@\""
+        );
+        let mut c = Command::new("unshare");
+        c.args(["-m", "--propagation", "private", "sh", "-c", &script, "sh"])
+            .arg(inner.get_program())
+            .args(inner.get_args())
+            .current_dir("/");
+        capture(c)
+    }
+
     /// Runs and expects success; returns stdout.
     fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
@@ -1169,4 +1187,67 @@ fn nomap_runs_and_execs_behind_a_private_runtime_dir() {
     let after = std::fs::metadata(s.runtime.path()).unwrap().mode() & 0o777;
     assert_eq!(after, 0o700);
     s.ok(&["rm", "-f", "-t", "0", id.trim()]);
+}
+
+#[test]
+fn on_cgroup_v2_containers_go_to_the_users_delegated_cgroup() {
+    require_root();
+    // The host's cgroup2 hierarchy: /sys/fs/cgroup on v2, the unified one on
+    // a hybrid host.
+    let base = if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        PathBuf::from("/sys/fs/cgroup")
+    } else {
+        PathBuf::from("/sys/fs/cgroup/unified")
+    };
+    if !base.join("cgroup.procs").exists() {
+        eprintln!("skipped: no cgroup2 hierarchy");
+        return;
+    }
+    let uid = user("podmanrs-rlcg", Some((1200000, 65536)));
+    let s = Session::new("podmanrs-rlcg", uid);
+    let _ = std::fs::remove_dir_all(s.home().join(".local/share/podman-rs"));
+    // A subtree delegated to the user, with its session in a leaf.
+    let name = format!("podman-rs-it-rl-{}", std::process::id());
+    let deleg = podman_rs_integration_tests::delegate_cgroup(&base, &name, uid).unwrap();
+    let leaf = format!("/{name}/session");
+    let reg = Registry::start();
+    let bb = busybox_image();
+    push_layout(bb.path(), &reg.addr(), "busybox:latest").expect("push busybox");
+    let image = format!("{}/busybox:latest", reg.addr());
+    let ok = |args: &[&str]| {
+        let out = s.run_v2(&leaf, args);
+        let (o, e) = text(&out);
+        assert!(out.status.success(), "{args:?}: {e}");
+        o
+    };
+    ok(&["pull", "-q", "--tls-verify=false", &image]);
+    let id = ok(&["run", "-d", "--network", "none", &image, "sleep", "1000"]);
+    let id = id.trim().to_string();
+    let pid: i32 = ok(&["inspect", "--format", "{{.State.Pid}}", &id])
+        .trim()
+        .parse()
+        .unwrap();
+    let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let want = format!("0::/{name}/podman-rs/{id}");
+    assert!(cg.lines().any(|l| l == want), "want {want}: {cg}");
+    ok(&["rm", "-f", "-t", "0", &id]);
+    assert!(
+        !deleg.join("podman-rs").join(&id).exists(),
+        "the container's cgroup is removed with it"
+    );
+    ok(&["system", "migrate"]);
+    drop(s);
+    // The pause process is gone: the cgroups can go.
+    let mut dirs = vec![
+        deleg.join("podman-rs"),
+        deleg.join("session"),
+        deleg.clone(),
+    ];
+    for _ in 0..50 {
+        dirs.retain(|d| std::fs::remove_dir(d).is_err() && d.exists());
+        if dirs.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

@@ -1,8 +1,11 @@
 //! Running as a normal user: cgroups the user cannot create are skipped, as
 //! crun and runc do.
 //!
-//! On cgroup v2, libcontainer's v2 manager already skips cgroups it is not
-//! allowed to create when it runs rootless. On v1 it fails instead (it cannot
+//! On cgroup v2, libcontainer's v2 manager skips cgroups it is not allowed
+//! to create when it runs rootless, which would drop resource limits without
+//! a word: a rootless bundle that asks for limits is refused, naming the
+//! field, unless its cgroup's place is writable by the caller (a delegated
+//! subtree, where the engine puts its containers). On v1 it fails instead (it cannot
 //! create its directories under root-owned hierarchies). For that case the
 //! runtime process first moves into its own user, mount and cgroup namespaces
 //! (mapping only the caller's own uid and gid, so nothing gains privilege) and
@@ -46,6 +49,29 @@ pub fn v1_unsupported_resource(r: &LinuxResources) -> Option<&'static str> {
         return Some("linux.resources.unified");
     }
     None
+}
+
+/// On cgroup v2: the nearest existing directory on the way to the spec's
+/// cgroup that the caller cannot write (so it cannot create the cgroup),
+/// `None` when it can.
+fn undelegated_cgroup(spec: &Spec) -> Option<std::path::PathBuf> {
+    let root = Path::new("/sys/fs/cgroup");
+    let rel = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.cgroups_path().as_ref())
+        .map(|p| p.strip_prefix("/").unwrap_or(p).to_path_buf());
+    let mut dir = match rel {
+        Some(r) => root.join(r),
+        // libcontainer's default lies under the root cgroup.
+        None => root.to_path_buf(),
+    };
+    while !dir.exists() && dir != root {
+        if !dir.pop() {
+            break;
+        }
+    }
+    access(&dir, AccessFlags::W_OK).is_err().then_some(dir)
 }
 
 /// Whether the caller can create cgroups in the v1 hierarchies (an admin may have delegated them).
@@ -94,6 +120,24 @@ pub fn prepare(spec: &Spec, private_mounts: bool) -> Result<Prepared> {
     }
     let setup = get_cgroup_setup()
         .map_err(|e| RuntimeError::Libcontainer(format!("detecting the cgroup layout: {e}")))?;
+    if matches!(setup, CgroupSetup::Unified) {
+        // libcgroups skips a cgroup a normal user cannot create and would
+        // drop the limits without a word: refuse them unless the cgroup's
+        // place is delegated to the caller.
+        if let (Some(field), Some(dir)) = (
+            spec.linux()
+                .as_ref()
+                .and_then(|l| l.resources().as_ref())
+                .and_then(v1_unsupported_resource),
+            undelegated_cgroup(spec),
+        ) {
+            return Err(RuntimeError::InvalidSpec(format!(
+                "{field}: resource limits need a cgroup this user can create, and {} is not \
+                 delegated to it (delegate a cgroup v2 subtree to the user, or run as root)",
+                dir.display()
+            )));
+        }
+    }
     let v1_locked = !matches!(setup, CgroupSetup::Unified) && !v1_writable();
     if v1_locked {
         if let Some(field) = spec

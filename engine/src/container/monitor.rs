@@ -1301,7 +1301,14 @@ impl Monitor<'_> {
     }
 
     fn oom_killed(&self) -> bool {
-        let path = format!("/podman-rs/{}", self.cfg.id);
+        let host = super::spec::HostInfo {
+            rootless: podman_rs_namespaces::in_user_namespace()
+                || !rustix::process::geteuid().is_root(),
+            cgroup_v2: Path::new("/sys/fs/cgroup/cgroup.controllers").exists(),
+            delegated_cgroup: super::spec::delegated_cgroup(),
+            ..Default::default()
+        };
+        let path = super::spec::cgroups_path(&host, &self.cfg.id);
         podman_rs_cgroups::Cgroup::open(&path)
             .ok()
             .and_then(|cg| cg.oom_kill_count().ok().flatten())

@@ -166,6 +166,9 @@ pub struct HostInfo {
     /// The pids controller is available (Podman then sets pids.limit 2048).
     pub pids_controller: bool,
     pub rootless: bool,
+    /// Rootless on cgroup v2: the cgroup subtree delegated to the user
+    /// (see [`delegated_cgroup`]), where containers' cgroups then go.
+    pub delegated_cgroup: Option<String>,
     /// Group 5 (tty) exists in our user namespace: devpts gets `gid=5`
     /// (not with a rootless single mapping, as Podman leaves it out then).
     pub tty_gid_mapped: bool,
@@ -194,6 +197,7 @@ impl Default for HostInfo {
             cgroup_v2: true,
             pids_controller: true,
             rootless: false,
+            delegated_cgroup: None,
             tty_gid_mapped: true,
             bounding_caps: CAP_NAMES.iter().map(|c| format!("CAP_{c}")).collect(),
             hostname: "localhost".into(),
@@ -228,11 +232,17 @@ impl HostInfo {
         let eff = mask("CapEff:");
         let bnd = mask("CapBnd:");
         let cgroup_v2 = Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
-        let pids_controller = if cgroup_v2 {
-            read_trim("/sys/fs/cgroup/cgroup.controllers")
-                .is_some_and(|c| c.split_whitespace().any(|x| x == "pids"))
-        } else {
-            Path::new("/sys/fs/cgroup/pids").exists()
+        let rootless = in_userns || !rustix::process::geteuid().is_root();
+        let delegated = (rootless && cgroup_v2).then(delegated_cgroup).flatten();
+        let pids_controller = match (cgroup_v2, rootless) {
+            // Only a delegated subtree can hold a rootless container's limits.
+            (true, true) => delegated.as_deref().is_some_and(|d| {
+                read_trim(&format!("/sys/fs/cgroup{d}/cgroup.controllers"))
+                    .is_some_and(|c| c.split_whitespace().any(|x| x == "pids"))
+            }),
+            (true, false) => read_trim("/sys/fs/cgroup/cgroup.controllers")
+                .is_some_and(|c| c.split_whitespace().any(|x| x == "pids")),
+            (false, _) => Path::new("/sys/fs/cgroup/pids").exists(),
         };
         let mut resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
         let ns: Vec<&str> = resolv
@@ -255,7 +265,8 @@ impl HostInfo {
             cgroup_v2,
             pids_controller,
             // Root inside rootless podman-rs's user namespace is rootless too.
-            rootless: in_userns || !rustix::process::geteuid().is_root(),
+            rootless,
+            delegated_cgroup: delegated,
             tty_gid_mapped: std::fs::read_to_string("/proc/self/gid_map")
                 .map(|m| gid_mapped(&m, 5))
                 .unwrap_or(true),
@@ -270,6 +281,43 @@ impl HostInfo {
                 .ok()
                 .and_then(|t| first_local_ipv4(&t)),
         }
+    }
+}
+
+/// Rootless on cgroup v2: the topmost cgroup, from our own upwards, whose
+/// directory and `cgroup.procs` we can write — the subtree an administrator
+/// (or systemd's `Delegate=`) gave the user — as a path under
+/// /sys/fs/cgroup ("/a/b"). `None` when our own cgroup is not ours.
+pub fn delegated_cgroup() -> Option<String> {
+    let text = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let own = text.lines().find_map(|l| l.strip_prefix("0::"))?.trim();
+    let writable = |p: &Path| {
+        let dir = Path::new("/sys/fs/cgroup").join(p.strip_prefix("/").unwrap_or(p));
+        nix::unistd::access(&dir, nix::unistd::AccessFlags::W_OK).is_ok()
+            && nix::unistd::access(&dir.join("cgroup.procs"), nix::unistd::AccessFlags::W_OK)
+                .is_ok()
+    };
+    let mut cur = PathBuf::from(own);
+    let mut best = None;
+    while cur != Path::new("/") && writable(&cur) {
+        best = Some(cur.to_string_lossy().into_owned());
+        if !cur.pop() {
+            break;
+        }
+    }
+    best
+}
+
+/// The container's cgroup: under the user's delegated subtree when rootless
+/// on cgroup v2 has one, else `/podman-rs/<id>` (which a rootless runtime
+/// skips, refusing limits).
+pub fn cgroups_path(host: &HostInfo, id: &str) -> String {
+    match (
+        host.rootless && host.cgroup_v2,
+        host.delegated_cgroup.as_deref(),
+    ) {
+        (true, Some(base)) => format!("{}/podman-rs/{id}", base.trim_end_matches('/')),
+        _ => format!("/podman-rs/{id}"),
     }
 }
 
@@ -822,7 +870,7 @@ pub fn generate(
 
     let mut linux = LinuxBuilder::default()
         .resources(res.build().map_err(build_err("resources"))?)
-        .cgroups_path(PathBuf::from(format!("/podman-rs/{}", cfg.id)))
+        .cgroups_path(PathBuf::from(cgroups_path(host, &cfg.id)))
         .namespaces(ns_list);
     if !sysctl.is_empty() {
         linux = linux.sysctl(sysctl);
