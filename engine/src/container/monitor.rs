@@ -199,6 +199,7 @@ pub fn run(store: &Store, layout: &Layout, opts: &MonitorOptions) -> i32 {
             log: None,
             pid: 0,
             requester: None,
+            cgroup_path: None,
         };
         let mode = match (first, opts.init_only, opts.wait_start) {
             (true, true, _) => StartMode::Init,
@@ -383,6 +384,8 @@ struct Monitor<'a> {
     pid: i32,
     /// The attach client that asked to start the container (init mode).
     requester: Option<usize>,
+    /// The container's cgroup, as the spec gave it to the runtime.
+    cgroup_path: Option<PathBuf>,
 }
 
 /// Output buffered for a slow attach client beyond this is dropped (the
@@ -636,6 +639,7 @@ impl Monitor<'_> {
         super::userns::chown_userdata_files(&self.cfg, &paths.userdata)?;
         let spec = super::spec::generate(&self.cfg, &paths, &host)
             .map_err(|e| ContainerError::Other(format!("container {id}: {e}")))?;
+        self.cgroup_path = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone());
         fs::create_dir_all(&paths.bundle).map_err(ContainerError::io(
             &id,
             "creating",
@@ -1301,15 +1305,10 @@ impl Monitor<'_> {
     }
 
     fn oom_killed(&self) -> bool {
-        let host = super::spec::HostInfo {
-            rootless: podman_rs_namespaces::in_user_namespace()
-                || !rustix::process::geteuid().is_root(),
-            cgroup_v2: Path::new("/sys/fs/cgroup/cgroup.controllers").exists(),
-            delegated_cgroup: super::spec::delegated_cgroup(),
-            ..Default::default()
+        let Some(path) = self.cgroup_path.as_deref().and_then(Path::to_str) else {
+            return false;
         };
-        let path = super::spec::cgroups_path(&host, &self.cfg.id);
-        podman_rs_cgroups::Cgroup::open(&path)
+        podman_rs_cgroups::Cgroup::open(path)
             .ok()
             .and_then(|cg| cg.oom_kill_count().ok().flatten())
             .is_some_and(|n| n > 0)
