@@ -99,8 +99,12 @@ pub fn existing_mapped_layers(
     mapped_root: &Path,
 ) -> Option<Vec<PathBuf>> {
     let dir = mapped_root.join(shift.key());
-    dir.is_dir()
-        .then(|| (0..layers.len()).map(|i| dir.join(i.to_string())).collect())
+    dir.is_dir().then(|| copy_dirs(&dir, layers.len()))
+}
+
+/// `<dir>/0` … `<dir>/<n-1>`: the copied layers, bottom first.
+fn copy_dirs(dir: &Path, n: usize) -> Vec<PathBuf> {
+    (0..n).map(|i| dir.join(i.to_string())).collect()
 }
 
 /// The shifted copy of `layers` (bottom first) under `mapped_root`, built
@@ -112,8 +116,7 @@ pub fn mapped_layers(
 ) -> Result<MappedLayers> {
     let key = shift.key();
     let dir = mapped_root.join(&key);
-    let names =
-        |d: &Path| -> Vec<PathBuf> { (0..layers.len()).map(|i| d.join(i.to_string())).collect() };
+    let names = |d: &Path| copy_dirs(d, layers.len());
     if dir.is_dir() {
         return Ok(MappedLayers {
             layers: names(&dir),

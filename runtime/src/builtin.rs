@@ -648,14 +648,11 @@ impl Runtime for Builtin {
         };
         // A container with a user namespace of its own: joined by our
         // executor (libcontainer's exec does not).
-        let join = match c.pid() {
+        let (held, join) = match c.pid() {
             Some(pid) => crate::userns_join::for_exec(pid.as_raw(), &mut process)?,
             None => None,
-        };
-        let (held, join) = match join {
-            Some((h, j)) => (Some(h), Some(j)),
-            None => (None, None),
-        };
+        }
+        .unzip();
         let path = self
             .root
             .join(format!(".{id}.exec-{}.json", std::process::id()));
@@ -685,9 +682,8 @@ impl Runtime for Builtin {
         };
         let built = tenant.build();
         let restored = prepared.finish();
-        if let Some(h) = held {
-            h.release();
-        }
+        // libcontainer's process has its own copy of the namespace fd.
+        drop(held);
         let _ = fs::remove_file(&path);
         let pid = built.map_err(|e| lc(id, e))?;
         restored?;

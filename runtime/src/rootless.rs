@@ -25,8 +25,9 @@ use oci_spec::runtime::{LinuxResources, Spec};
 
 use crate::{Result, RuntimeError};
 
-/// The first resource field a rootless container on cgroup v1 cannot honour.
-pub fn v1_unsupported_resource(r: &LinuxResources) -> Option<&'static str> {
+/// The first resource field set: what a rootless container cannot honour
+/// without a cgroup of its own (cgroup v1, or v2 without delegation).
+pub fn first_resource_field(r: &LinuxResources) -> Option<&'static str> {
     if r.memory().is_some() {
         return Some("linux.resources.memory");
     }
@@ -128,7 +129,7 @@ pub fn prepare(spec: &Spec, private_mounts: bool) -> Result<Prepared> {
             spec.linux()
                 .as_ref()
                 .and_then(|l| l.resources().as_ref())
-                .and_then(v1_unsupported_resource),
+                .and_then(first_resource_field),
             undelegated_cgroup(spec),
         ) {
             return Err(RuntimeError::InvalidSpec(format!(
@@ -144,7 +145,7 @@ pub fn prepare(spec: &Spec, private_mounts: bool) -> Result<Prepared> {
             .linux()
             .as_ref()
             .and_then(|l| l.resources().as_ref())
-            .and_then(v1_unsupported_resource)
+            .and_then(first_resource_field)
         {
             return Err(RuntimeError::InvalidSpec(format!(
                 "{field}: resource limits need cgroups, which a normal user cannot create on this \

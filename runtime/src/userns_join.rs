@@ -23,12 +23,6 @@ use oci_spec::runtime::{LinuxCapabilities, Process, UserBuilder};
 
 use crate::{Result, RuntimeError};
 
-/// The container's user namespace, held open while libcontainer forks the
-/// process that joins it.
-pub(crate) struct Held {
-    ns: File,
-}
-
 /// What the exec'd process takes once inside the container's user namespace.
 #[derive(Clone, Debug)]
 pub(crate) struct Join {
@@ -43,8 +37,10 @@ pub(crate) struct Join {
 /// When the container whose init is `pid` has a user namespace other than
 /// ours: opens it, moves `process`'s user and capabilities into the returned
 /// [`Join`] and leaves `process` as root with our capabilities (libcontainer
-/// then changes neither). `None` when the container shares our namespace.
-pub(crate) fn for_exec(pid: i32, process: &mut Process) -> Result<Option<(Held, Join)>> {
+/// then changes neither). The file keeps the namespace open while
+/// libcontainer forks the process that joins it. `None` when the container
+/// shares our namespace.
+pub(crate) fn for_exec(pid: i32, process: &mut Process) -> Result<Option<(File, Join)>> {
     let theirs = format!("/proc/{pid}/ns/user");
     let ours = std::fs::metadata("/proc/self/ns/user")
         .map_err(|e| RuntimeError::io("stat", "/proc/self/ns/user", e))?;
@@ -72,14 +68,7 @@ pub(crate) fn for_exec(pid: i32, process: &mut Process) -> Result<Option<(Held, 
         .map_err(|e| RuntimeError::InvalidSpec(format!("exec process user: {e}")))?;
     process.set_user(root);
     process.set_capabilities(None);
-    Ok(Some((Held { ns }, join)))
-}
-
-impl Held {
-    /// Closes the descriptor (libcontainer's process has its own copy).
-    pub(crate) fn release(self) {
-        drop(self.ns);
-    }
+    Ok(Some((ns, join)))
 }
 
 impl Join {

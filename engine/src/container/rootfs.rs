@@ -48,7 +48,13 @@ pub fn mount(
         RootfsSource::Image { id: image_id, .. } => {
             let layers = image_layer_dirs(store, id, image_id)?;
             // A user namespace of its own: idmapped or shifted layers.
-            let fuse = super::userns::fuse_idmap_program(store, driver);
+            // Only a container with its own mapping may need it (a store
+            // query, a PATH search and /dev/fuse opened: not on every run).
+            let fuse = cfg
+                .userns
+                .has_mappings()
+                .then(|| super::userns::fuse_idmap_program(store, driver))
+                .flatten();
             let shifted = super::userns::shifted_layers(
                 cfg,
                 layers,

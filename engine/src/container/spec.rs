@@ -234,14 +234,14 @@ impl HostInfo {
         let cgroup_v2 = Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
         let rootless = in_userns || !rustix::process::geteuid().is_root();
         let delegated = (rootless && cgroup_v2).then(delegated_cgroup).flatten();
+        let has_pids = |cgroup: &str| {
+            read_trim(&format!("/sys/fs/cgroup{cgroup}/cgroup.controllers"))
+                .is_some_and(|c| c.split_whitespace().any(|x| x == "pids"))
+        };
         let pids_controller = match (cgroup_v2, rootless) {
             // Only a delegated subtree can hold a rootless container's limits.
-            (true, true) => delegated.as_deref().is_some_and(|d| {
-                read_trim(&format!("/sys/fs/cgroup{d}/cgroup.controllers"))
-                    .is_some_and(|c| c.split_whitespace().any(|x| x == "pids"))
-            }),
-            (true, false) => read_trim("/sys/fs/cgroup/cgroup.controllers")
-                .is_some_and(|c| c.split_whitespace().any(|x| x == "pids")),
+            (true, true) => delegated.as_deref().is_some_and(has_pids),
+            (true, false) => has_pids(""),
             (false, _) => Path::new("/sys/fs/cgroup/pids").exists(),
         };
         let mut resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
@@ -312,12 +312,10 @@ pub fn delegated_cgroup() -> Option<String> {
 /// on cgroup v2 has one, else `/podman-rs/<id>` (which a rootless runtime
 /// skips, refusing limits).
 pub fn cgroups_path(host: &HostInfo, id: &str) -> String {
-    match (
-        host.rootless && host.cgroup_v2,
-        host.delegated_cgroup.as_deref(),
-    ) {
-        (true, Some(base)) => format!("{}/podman-rs/{id}", base.trim_end_matches('/')),
-        _ => format!("/podman-rs/{id}"),
+    // Only detected for rootless on cgroup v2.
+    match host.delegated_cgroup.as_deref() {
+        Some(base) => format!("{}/podman-rs/{id}", base.trim_end_matches('/')),
+        None => format!("/podman-rs/{id}"),
     }
 }
 

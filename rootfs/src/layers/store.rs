@@ -64,8 +64,6 @@ impl LayerStore {
         for dir in [store.layers_dir(), store.locks_dir()] {
             fs::create_dir_all(&dir).map_err(|e| store.io("", "creating", &dir, e))?;
         }
-        // Each layer is extracted into a subdirectory of its own.
-        crate::spread::spread_subdirectories(&store.layers_dir());
         Ok(store)
     }
 
@@ -208,6 +206,10 @@ impl LayerStore {
         tmp: &Path,
         final_dir: &Path,
     ) -> LayerResult<PutLayer> {
+        // Each layer is extracted into a subdirectory of its own: start it in
+        // a fresh block group (set here, where layers are written, rather
+        // than on every store open).
+        crate::spread::spread_subdirectories(&self.layers_dir());
         fs::create_dir(tmp).map_err(|e| self.io(chain_id, "creating", tmp, e))?;
         let mut opts = opts.clone();
         if opts.label.is_none() {
